@@ -1,0 +1,95 @@
+"""The chat service: ``create_app`` builds the Flask app with its extensions and blueprints."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from config import INSTANCE_DIR, config_for
+
+from .extensions import csrf, db, login_manager, migrate, openapi, socketio
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_name: str | None = None, **overrides: object) -> Flask:
+    """Build the app for one environment (``development``, ``testing``, ``production``).
+
+    ``overrides`` win over the settings class: tests use them to point the app
+    at their own database.
+    """
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_DIR / "templates"),
+        static_folder=str(PROJECT_DIR / "static"),
+    )
+    app.config.from_object(config_for(config_name))
+    app.config.update(overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _ensure_secret_key(app)
+    _configure_logging(app)
+    _configure_pool(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_DIR / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    openapi.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config["REDIS_URL"],
+        cors_allowed_origins=app.config["SOCKETIO_ALLOWED_ORIGINS"] or None,
+        max_http_buffer_size=app.config["SOCKETIO_MAX_HTTP_BUFFER_SIZE"],
+        # Sessions are read from the cookie at connect; logout disconnects sockets.
+        manage_session=True,
+    )
+
+    with app.app_context():
+        from .db import configure_engine
+
+        configure_engine(app)
+
+    from . import auth, messaging, room
+    from .http import register_http_handlers
+
+    auth.init_app(app)
+    room.init_app(app)
+    messaging.init_app(app)
+    register_http_handlers(app)
+    return app
+
+
+def _ensure_secret_key(app: Flask) -> None:
+    """Production must set SECRET_KEY; the embedded default keeps a generated one on disk."""
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.config.get("REQUIRE_SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set in production")
+    key_file = Path(app.instance_path) / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def _configure_pool(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if not uri.startswith("sqlite"):
+        options.setdefault("pool_size", app.config["DB_POOL_SIZE"])
+        options.setdefault("max_overflow", app.config["DB_MAX_OVERFLOW"])
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def _configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(
+            level=app.config["LOG_LEVEL"],
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )

@@ -1,0 +1,86 @@
+"""Database engine set-up and the one way a service opens a write transaction.
+
+SQLite needs care to be a correct embedded default: WAL so readers never block
+the writer, a busy timeout so concurrent writers wait instead of failing, and
+``BEGIN IMMEDIATE`` for write transactions so that a writer takes the lock
+before it reads (a deferred transaction that reads and then writes can fail at
+once with "database is locked" when another writer committed in between).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from .errors import Unavailable
+from .extensions import db
+
+_BEGIN_OPTION = "chat_sqlite_begin"
+
+
+def configure_engine(app: Flask) -> None:
+    """Attach the SQLite pragmas and transaction control to the app's engine."""
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+    busy_timeout_ms = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    in_memory = engine.url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not pysqlite, decide when BEGIN is sent.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL survives a crash of the process (not of the OS).
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def begin_write() -> None:
+    """Start the session's next transaction as a writer.
+
+    Ends a read-only transaction left open by earlier queries of the request
+    (loading the current user, say): services never leave unflushed changes
+    between calls, so nothing is lost by it.
+    """
+    session = db.session()
+    if session.in_transaction():
+        session.commit()
+    if db.engine.dialect.name == "sqlite":
+        session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
+
+
+@contextmanager
+def write_transaction() -> Iterator[Session]:
+    """One short write transaction, committed on exit and rolled back on any error.
+
+    A database that does not answer (SQLite lock held past the busy timeout,
+    PostgreSQL down) becomes ``Unavailable`` (503) so the client knows to retry;
+    nothing of the transaction is kept.
+    """
+    session = db.session
+    try:
+        begin_write()
+        yield session
+        session.commit()
+    except OperationalError as error:
+        session.rollback()
+        raise Unavailable("The database did not answer in time; try again.") from error
+    except BaseException:
+        session.rollback()
+        raise

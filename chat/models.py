@@ -1,0 +1,151 @@
+"""The stored data: users and their profiles, rooms, memberships and messages.
+
+Grown from the seed's five tables. Login data (``User``) and presentation data
+(``Profile``) are split because they change at different rates; ``Room.last_seq``
+is the per-room counter from which message ``seq`` values are taken inside the
+insert's own transaction, so that numbering has no gap and no repeat.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+ROOM_KINDS = ("direct", "group")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # Stored lower-cased: the unique constraint then makes emails case-insensitive.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    profile: Mapped[Profile] = relationship(
+        back_populates="user", uselist=False, lazy="joined", cascade="all, delete-orphan"
+    )
+
+    # Flask-Login protocol.
+    is_active = True
+    is_anonymous = False
+    is_authenticated = True
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def display_name(self) -> str:
+        return self.profile.display_name if self.profile else ""
+
+    @property
+    def avatar_url(self) -> str | None:
+        return None
+
+
+class Profile(db.Model):
+    __tablename__ = "profiles"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    display_name: Mapped[str] = mapped_column(String(50))
+    avatar: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    user: Mapped[User] = relationship(back_populates="profile")
+
+
+class Room(db.Model):
+    __tablename__ = "rooms"
+    __table_args__ = (
+        CheckConstraint("kind IN ('direct', 'group')", name="kind"),
+        Index("ix_rooms_last_activity_at", "last_activity_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(10))
+    title: Mapped[str] = mapped_column(String(100))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Bumped with a row lock in the transaction that inserts a message.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    members: Mapped[list[RoomMember]] = relationship(
+        back_populates="room",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="RoomMember.joined_at",
+    )
+
+    @property
+    def member_users(self) -> list[User]:
+        return [member.user for member in self.members]
+
+
+class RoomMember(db.Model):
+    __tablename__ = "room_members"
+    __table_args__ = (
+        UniqueConstraint("room_id", "user_id", name="uq_room_members_room_user"),
+        Index("ix_room_members_user_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_read_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    room: Mapped[Room] = relationship(back_populates="members")
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Message(db.Model):
+    __tablename__ = "messages"
+    __table_args__ = (
+        # History pages are keyset scans of this index; it also forbids repeated seqs.
+        UniqueConstraint("room_id", "seq", name="uq_messages_room_seq"),
+        # A retried send finds its first attempt through this; NULLs never collide.
+        UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_client_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    sender_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    seq: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    # Joined so that a page of history names its senders without a query per row.
+    sender: Mapped[User | None] = relationship(lazy="joined")

@@ -1,0 +1,169 @@
+"""Request and response schemas: one declaration per body, shared by HTTP and sockets.
+
+The HTTP routes use them through flask-smorest (which also builds the OpenAPI
+document); the socket handlers call ``load`` on the same classes, so a payload
+is judged by the same rules whichever way it arrives.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
+
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+MESSAGE_MAX_LENGTH = 4000
+TITLE_MAX_LENGTH = 100
+DISPLAY_NAME_MAX_LENGTH = 50
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 1024
+
+
+class UTCDateTime(fields.DateTime):
+    """SQLite hands back naive datetimes; every stored time is UTC, so say so."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+def _strip_strings(data: Any, names: tuple[str, ...]) -> Any:
+    if isinstance(data, dict):
+        data = dict(data)
+        for name in names:
+            if isinstance(data.get(name), str):
+                data[name] = data[name].strip()
+    return data
+
+
+# ---- requests ---------------------------------------------------------------
+
+
+class RegisterSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(
+        required=True, validate=validate.Length(PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH)
+    )
+    display_name = fields.String(
+        required=True, validate=validate.Length(1, DISPLAY_NAME_MAX_LENGTH)
+    )
+
+    @pre_load
+    def _trim(self, data: Any, **_: Any) -> Any:
+        return _strip_strings(data, ("email", "display_name"))
+
+
+class LoginSchema(Schema):
+    email = fields.String(required=True, validate=validate.Length(1, 254))
+    password = fields.String(required=True, validate=validate.Length(1, PASSWORD_MAX_LENGTH))
+    remember = fields.Boolean(load_default=False)
+
+    @pre_load
+    def _trim(self, data: Any, **_: Any) -> Any:
+        return _strip_strings(data, ("email",))
+
+
+class CreateRoomSchema(Schema):
+    title = fields.String(required=True, validate=validate.Length(1, TITLE_MAX_LENGTH))
+    member_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=500))
+
+    @pre_load
+    def _trim(self, data: Any, **_: Any) -> Any:
+        return _strip_strings(data, ("title",))
+
+
+class HistoryQuerySchema(Schema):
+    before = fields.Integer(validate=validate.Range(min=1))
+    after = fields.Integer(validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+class PostMessageSchema(Schema):
+    body = fields.String(required=True, validate=validate.Length(1, MESSAGE_MAX_LENGTH))
+    client_id = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(
+            CLIENT_ID_PATTERN, error="client_id must be 1-64 of A-Z a-z 0-9 _ -"
+        ),
+    )
+
+    @pre_load
+    def _trim(self, data: Any, **_: Any) -> Any:
+        return _strip_strings(data, ("body",))
+
+
+class SocketSendMessageSchema(PostMessageSchema):
+    room_id = fields.UUID(required=True)
+
+
+# ---- responses ---------------------------------------------------------------
+
+
+class UserSchema(Schema):
+    """A user as anyone may see them: never their email."""
+
+    id = fields.UUID(required=True)
+    display_name = fields.String(required=True)
+    avatar_url = fields.String(required=True, allow_none=True)
+    created_at = UTCDateTime(required=True)
+
+
+class MeSchema(UserSchema):
+    """The signed-in user looking at themselves."""
+
+    email = fields.String(required=True)
+
+
+class RoomSchema(Schema):
+    id = fields.UUID(required=True)
+    kind = fields.String(required=True)
+    title = fields.String(required=True)
+    created_at = UTCDateTime(required=True)
+    last_seq = fields.Integer(required=True)
+    last_activity_at = UTCDateTime(required=True)
+    members = fields.List(fields.Nested(UserSchema), required=True, attribute="member_users")
+
+
+class RoomListSchema(Schema):
+    rooms = fields.List(fields.Nested(RoomSchema), required=True)
+
+
+class MessageSchema(Schema):
+    id = fields.Integer(required=True)
+    room_id = fields.UUID(required=True)
+    seq = fields.Integer(required=True)
+    sender_id = fields.UUID(required=True, allow_none=True)
+    body = fields.String(required=True)
+    client_id = fields.String(required=True, allow_none=True)
+    created_at = UTCDateTime(required=True)
+    sender = fields.Nested(UserSchema, required=True, allow_none=True)
+
+
+class MessageListSchema(Schema):
+    messages = fields.List(fields.Nested(MessageSchema), required=True)
+
+
+class CsrfSchema(Schema):
+    csrf_token = fields.String(required=True)
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True)
+    message = fields.String(required=True)
+    errors = fields.Dict()
+    retry_after = fields.Integer()
+
+
+def validation_message(error: ValidationError) -> str:
+    """Flatten marshmallow's nested messages into one readable sentence."""
+    messages = error.normalized_messages()
+    if not isinstance(messages, dict):
+        return str(messages)
+    parts = []
+    for field, problems in sorted(messages.items(), key=lambda item: str(item[0])):
+        text = "; ".join(str(p) for p in problems) if isinstance(problems, list) else str(problems)
+        parts.append(f"{field}: {text}")
+    return " | ".join(parts) or "invalid input"

@@ -1,0 +1,1 @@
+"""The rules of the service, as plain functions that HTTP routes and socket handlers share."""

@@ -1,0 +1,85 @@
+"""Registering, authenticating and loading users.
+
+Passwords are hashed with argon2id. Login answers the same way, and costs the
+same time, for an unknown email as for a wrong password: an unknown email is
+checked against a dummy hash so that timing does not reveal who is registered.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import Conflict, Unauthorized
+from ..extensions import db
+from ..models import Profile, User
+
+_DUMMY_PASSWORD = "not-a-real-password-only-for-timing"
+
+
+def _hasher() -> PasswordHasher:
+    """One hasher per app, built from its settings (cheap in tests, slow in earnest)."""
+    state = current_app.extensions.setdefault("chat.password_hasher", {})
+    if "hasher" not in state:
+        config = current_app.config
+        state["hasher"] = PasswordHasher(
+            time_cost=config["PASSWORD_HASH_TIME_COST"],
+            memory_cost=config["PASSWORD_HASH_MEMORY_KIB"],
+            parallelism=config["PASSWORD_HASH_PARALLELISM"],
+        )
+        state["dummy_hash"] = state["hasher"].hash(_DUMMY_PASSWORD)
+    return state["hasher"]
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def register(email: str, password: str, display_name: str) -> User:
+    """Create a user and their profile; a taken email is a 409."""
+    user = User(email=normalize_email(email), password_hash=hash_password(password))
+    user.profile = Profile(display_name=display_name.strip())
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("An account with this email already exists.", code="email_taken") from None
+    return user
+
+
+def authenticate(email: str, password: str) -> User:
+    """Return the user whose credentials these are, or raise the one 401 for every failure."""
+    hasher = _hasher()
+    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
+    stored_hash = (
+        user.password_hash if user else current_app.extensions["chat.password_hasher"]["dummy_hash"]
+    )
+    try:
+        hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        user = None
+    if user is None:
+        raise Unauthorized("Wrong email or password.", code="invalid_credentials")
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+        db.session.commit()
+    return user
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's loader: a malformed id in a cookie is simply no user."""
+    try:
+        key = uuid.UUID(user_id)
+    except (TypeError, ValueError):
+        return None
+    return db.session.get(User, key)

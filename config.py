@@ -1,0 +1,120 @@
+"""Settings for each way the app runs, read from environment variables.
+
+Everything a deployment changes comes from the environment so that the same
+code runs as the embedded default (SQLite under ``instance/``) and in
+production (PostgreSQL + Redis) without edits.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+def _env_list(name: str) -> list[str]:
+    raw = os.environ.get(name, "")
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Defaults shared by every environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'chat.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # How long a SQLite writer waits for the lock before the send fails with 503.
+    SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 5000)
+    DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 10)
+    DB_MAX_OVERFLOW = _env_int("DB_MAX_OVERFLOW", 20)
+
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Origins allowed to open a socket besides the app's own; empty = same origin only.
+    SOCKETIO_ALLOWED_ORIGINS = _env_list("ALLOWED_ORIGINS")
+    SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE") or None
+    SOCKETIO_MAX_HTTP_BUFFER_SIZE = _env_int("SOCKETIO_MAX_HTTP_BUFFER_SIZE", 64 * 1024)
+
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 6 * 1024 * 1024)
+    MESSAGE_MAX_LENGTH = 4000
+
+    # argon2id parameters: above the OWASP minimum (m=19 MiB, t=2).
+    PASSWORD_HASH_TIME_COST = _env_int("PASSWORD_HASH_TIME_COST", 2)
+    PASSWORD_HASH_MEMORY_KIB = _env_int("PASSWORD_HASH_MEMORY_KIB", 19 * 1024)
+    PASSWORD_HASH_PARALLELISM = _env_int("PASSWORD_HASH_PARALLELISM", 1)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+    # The JSON API is protected by the X-CSRFToken header, the forms by a field.
+    WTF_CSRF_TIME_LIMIT = None
+    WTF_CSRF_SSL_STRICT = _env_bool("WTF_CSRF_SSL_STRICT", True)
+
+    API_TITLE = "Chat API"
+    API_VERSION = "1.0"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+
+class DevelopmentConfig(Config):
+    """The embedded default: one process, SQLite, a generated secret kept on disk."""
+
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    """In-process tests: a cheaper hash keeps the suite fast; the real cost is tested apart."""
+
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    PASSWORD_HASH_TIME_COST = 1
+    PASSWORD_HASH_MEMORY_KIB = 8
+    SOCKETIO_ASYNC_MODE = "threading"
+    SECRET_KEY = "testing-secret"
+
+
+class ProductionConfig(Config):
+    """PostgreSQL, Redis and HTTPS: every secret must come from the environment."""
+
+    REQUIRE_SECRET_KEY = True
+
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name: str | None) -> type[Config]:
+    """Pick the settings class named by ``name`` or by ``CHAT_ENV``."""
+    name = name or os.environ.get("CHAT_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"unknown CHAT_ENV {name!r}; expected one of {sorted(CONFIGS)}") from None
