@@ -6,6 +6,7 @@ import logging
 import secrets
 from pathlib import Path
 
+from engineio.payload import Payload
 from flask import Flask
 
 from config import INSTANCE_DIR, config_for
@@ -40,6 +41,10 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     openapi.init_app(app)
+    # A long-polling POST batches whatever the client queued (an outbox flushed after
+    # a reconnect, say); engine.io refuses more than 16 packets in one payload by
+    # default (python-engineio #142). The byte size stays capped by max_http_buffer_size.
+    Payload.max_decode_packets = app.config["ENGINEIO_MAX_DECODE_PACKETS"]
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
@@ -51,7 +56,7 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
     )
 
     with app.app_context():
-        from .db import configure_engine
+        from .database import configure_engine
 
         configure_engine(app)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import request
 from flask_login import current_user
-from flask_socketio import Namespace
+from flask_socketio import ConnectionRefusedError, Namespace
 from marshmallow import Schema, ValidationError
 from sqlalchemy.exc import OperationalError
 

@@ -14,7 +14,7 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..db import write_transaction
+from ..database import write_transaction
 from ..errors import Conflict
 from ..extensions import db
 from ..models import Message, Room, User, utcnow

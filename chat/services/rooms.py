@@ -13,7 +13,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ..db import write_transaction
+from ..database import write_transaction
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..models import Room, RoomMember, User, utcnow

@@ -1,0 +1,144 @@
+"""Fixtures: an in-process app on a migrated SQLite file, and a real server process.
+
+The schema always comes from the Alembic migrations (built once, copied per
+test), so every test also exercises them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from chat import create_app
+from chat.extensions import db
+
+from .support import ApiUser, ServerProcess
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty database built by ``flask db upgrade``, copied by each test that needs one."""
+    from flask_migrate import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "chat.sqlite3"
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}")
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app(tmp_path: Path, migrated_template: Path) -> Iterator[Flask]:
+    database = tmp_path / "chat.sqlite3"
+    shutil.copy(migrated_template, database)
+    app = create_app(
+        "testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{database}", WTF_CSRF_ENABLED=True
+    )
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class InProcessUser:
+    """The in-process twin of ``ApiUser``: JSON calls with the CSRF header set."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+        self.csrf = client.get("/api/csrf").get_json()["csrf_token"]
+        self.profile: dict = {}
+
+    @property
+    def id(self) -> str:
+        return self.profile["id"]
+
+    def call(self, method: str, path: str, **kwargs):
+        headers = {"X-CSRFToken": self.csrf, **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+    def register(
+        self,
+        display_name: str = "Tester",
+        email: str | None = None,
+        password: str = "a long enough password",
+    ):
+        from .support import unique_email
+
+        response = self.call(
+            "POST",
+            "/api/auth/register",
+            json={
+                "email": email or unique_email(),
+                "password": password,
+                "display_name": display_name,
+            },
+        )
+        assert response.status_code == 201, response.get_data(as_text=True)
+        self.profile = response.get_json()
+        return self
+
+    def create_room(self, title: str = "Room", member_ids: list[str] | None = None) -> dict:
+        response = self.call(
+            "POST", "/api/rooms", json={"title": title, "member_ids": member_ids or []}
+        )
+        assert response.status_code == 201, response.get_data(as_text=True)
+        return response.get_json()
+
+
+@pytest.fixture
+def make_user(app: Flask):
+    """Registered, logged-in users, each with their own test client (cookie jar)."""
+
+    def make(display_name: str = "Tester", **kwargs) -> InProcessUser:
+        return InProcessUser(app.test_client()).register(display_name, **kwargs)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One real gunicorn + gevent server for the socket tests; each test makes its own users."""
+    process = ServerProcess(tmp_path_factory.mktemp("server"))
+    process.migrate()
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def make_api_user(server: ServerProcess):
+    """Registered users of the real server; their sockets are closed after the test."""
+    users: list[ApiUser] = []
+
+    def make(display_name: str = "Tester") -> ApiUser:
+        user = ApiUser(server.base_url).register(display_name)
+        users.append(user)
+        return user
+
+    yield make
+    for user in users:
+        user.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI every test must run: a skip (a missing browser or server) fails the run."""
+    from .support import STRICT
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if STRICT and skipped and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if reporter:
+            reporter.write_line(
+                f"CI: {len(skipped)} test(s) skipped; every test must run here.", red=True
+            )
