@@ -99,6 +99,10 @@ class Room(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Bumped with a row lock in the transaction that inserts a message.
     last_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Bumped by every insert, edit and delete of a message: the catch-up cursor.
+    last_change: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # "<smaller user id>:<larger user id>" for direct rooms: one room per pair, by constraint.
+    direct_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     members: Mapped[list[RoomMember]] = relationship(
@@ -137,6 +141,8 @@ class Message(db.Model):
         UniqueConstraint("room_id", "seq", name="uq_messages_room_seq"),
         # A retried send finds its first attempt through this; NULLs never collide.
         UniqueConstraint("sender_id", "client_id", name="uq_messages_sender_client_id"),
+        # Catch-up reads "what changed in this room since change N" through this.
+        Index("ix_messages_room_change_seq", "room_id", "change_seq"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -146,6 +152,14 @@ class Message(db.Model):
     body: Mapped[str] = mapped_column(Text)
     client_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The room's change counter when this row last changed (insert, edit or delete).
+    change_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # Joined so that a page of history names its senders without a query per row.
     sender: Mapped[User | None] = relationship(lazy="joined")
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None

@@ -99,6 +99,38 @@ class SocketSendMessageSchema(PostMessageSchema):
     room_id = fields.UUID(required=True)
 
 
+class EditMessageSchema(Schema):
+    body = fields.String(required=True, validate=validate.Length(1, MESSAGE_MAX_LENGTH))
+
+    @pre_load
+    def _trim(self, data: Any, **_: Any) -> Any:
+        return _strip_strings(data, ("body",))
+
+
+class SocketEditMessageSchema(EditMessageSchema):
+    message_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class SocketDeleteMessageSchema(Schema):
+    message_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class ChangesQuerySchema(Schema):
+    since = fields.Integer(required=True, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=200, validate=validate.Range(1, 500))
+
+
+class SyncSchema(Schema):
+    """``{rooms: {room_id: last_change}}``: the client's catch-up cursors after a reconnect."""
+
+    rooms = fields.Dict(
+        keys=fields.UUID(),
+        values=fields.Integer(strict=True, validate=validate.Range(min=0)),
+        required=True,
+        validate=validate.Length(max=500),
+    )
+
+
 # ---- responses ---------------------------------------------------------------
 
 
@@ -123,6 +155,7 @@ class RoomSchema(Schema):
     title = fields.String(required=True)
     created_at = UTCDateTime(required=True)
     last_seq = fields.Integer(required=True)
+    last_change = fields.Integer(required=True)
     last_activity_at = UTCDateTime(required=True)
     members = fields.List(fields.Nested(UserSchema), required=True, attribute="member_users")
 
@@ -139,11 +172,20 @@ class MessageSchema(Schema):
     body = fields.String(required=True)
     client_id = fields.String(required=True, allow_none=True)
     created_at = UTCDateTime(required=True)
+    edited_at = UTCDateTime(required=True, allow_none=True)
+    deleted = fields.Boolean(required=True)
+    change_seq = fields.Integer(required=True)
     sender = fields.Nested(UserSchema, required=True, allow_none=True)
 
 
 class MessageListSchema(Schema):
     messages = fields.List(fields.Nested(MessageSchema), required=True)
+
+
+class ChangesSchema(Schema):
+    messages = fields.List(fields.Nested(MessageSchema), required=True)
+    last_change = fields.Integer(required=True)
+    has_more = fields.Boolean(required=True)
 
 
 class CsrfSchema(Schema):

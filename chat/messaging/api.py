@@ -1,4 +1,4 @@
-"""The message API: history pages and sending over HTTP."""
+"""The message API: history pages, catch-up, sending, editing and deleting over HTTP."""
 
 from __future__ import annotations
 
@@ -7,13 +7,21 @@ import uuid
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint
 
-from ..schemas import HistoryQuerySchema, MessageListSchema, MessageSchema, PostMessageSchema
+from ..schemas import (
+    ChangesQuerySchema,
+    ChangesSchema,
+    EditMessageSchema,
+    HistoryQuerySchema,
+    MessageListSchema,
+    MessageSchema,
+    PostMessageSchema,
+)
 from ..services import messages
 
-blp = Blueprint("chat", __name__, url_prefix="/api/rooms", description="Messages")
+blp = Blueprint("chat", __name__, url_prefix="/api", description="Messages")
 
 
-@blp.get("/<uuid:room_id>/messages")
+@blp.get("/rooms/<uuid:room_id>/messages")
 @login_required
 @blp.arguments(HistoryQuerySchema, location="query")
 @blp.response(200, MessageListSchema)
@@ -29,7 +37,20 @@ def list_messages(query, room_id: uuid.UUID):
     return {"messages": page}
 
 
-@blp.post("/<uuid:room_id>/messages")
+@blp.get("/rooms/<uuid:room_id>/changes")
+@login_required
+@blp.arguments(ChangesQuerySchema, location="query")
+@blp.response(200, ChangesSchema)
+def list_changes(query, room_id: uuid.UUID):
+    """Messages inserted, edited or deleted after change ``since``: the catch-up feed."""
+    page, last_change = messages.changes_since(
+        current_user, room_id, query["since"], query["limit"]
+    )
+    has_more = bool(page) and page[-1].change_seq < last_change
+    return {"messages": page, "last_change": last_change, "has_more": has_more}
+
+
+@blp.post("/rooms/<uuid:room_id>/messages")
 @login_required
 @blp.arguments(PostMessageSchema)
 @blp.response(201, MessageSchema)
@@ -40,3 +61,20 @@ def post_message(payload, room_id: uuid.UUID):
         current_user, room_id, payload["body"], payload["client_id"]
     )
     return message, 201 if created else 200
+
+
+@blp.patch("/messages/<int:message_id>")
+@login_required
+@blp.arguments(EditMessageSchema)
+@blp.response(200, MessageSchema)
+def edit_message(payload, message_id: int):
+    """Edit one's own message (403 for other members, 404 for non-members)."""
+    return messages.edit_message(current_user, message_id, payload["body"])
+
+
+@blp.delete("/messages/<int:message_id>")
+@login_required
+@blp.response(200, MessageSchema)
+def delete_message(message_id: int):
+    """Delete one's own message; a marker without its body stays in the history."""
+    return messages.delete_message(current_user, message_id)

@@ -20,7 +20,14 @@ from sqlalchemy.exc import OperationalError
 
 from ..errors import ServiceError
 from ..extensions import db
-from ..schemas import SocketSendMessageSchema, validation_message
+from ..schemas import (
+    MessageSchema,
+    SocketDeleteMessageSchema,
+    SocketEditMessageSchema,
+    SocketSendMessageSchema,
+    SyncSchema,
+    validation_message,
+)
 from ..services import messages, realtime, rooms
 from ..services.sessions import current_login_token
 
@@ -84,3 +91,22 @@ class ChatNamespace(Namespace):
             current_user, payload["room_id"], payload["body"], payload["client_id"]
         )
         return {"message": realtime.message_payload(message)}
+
+    @socket_event(SocketEditMessageSchema)
+    def on_edit_message(self, payload: dict[str, Any]) -> dict[str, Any]:
+        message = messages.edit_message(current_user, payload["message_id"], payload["body"])
+        return {"message": realtime.message_payload(message)}
+
+    @socket_event(SocketDeleteMessageSchema)
+    def on_delete_message(self, payload: dict[str, Any]) -> dict[str, Any]:
+        message = messages.delete_message(current_user, payload["message_id"])
+        return {"message": realtime.message_payload(message)}
+
+    @socket_event(SyncSchema)
+    def on_sync(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """After a reconnect: what changed in each of the client's rooms since its cursor."""
+        answer, gone = messages.sync(current_user, payload["rooms"])
+        many = MessageSchema(many=True)
+        for room in answer.values():
+            room["messages"] = many.dump(room["messages"])
+        return {"rooms": answer, "gone": gone}

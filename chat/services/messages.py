@@ -15,11 +15,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..database import write_transaction
-from ..errors import Conflict
+from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..models import Message, Room, User, utcnow
 from . import realtime
-from .rooms import require_member
+from .rooms import require_member, room_ids_of
 
 
 def _stored_retry(sender_id: uuid.UUID, client_id: str, room_id: uuid.UUID) -> Message | None:
@@ -51,17 +51,22 @@ def post_message(
                 if stored is not None:
                     return stored, False
             now = utcnow()
-            seq = session.execute(
+            seq, change = session.execute(
                 update(Room)
                 .where(Room.id == room_id)
-                .values(last_seq=Room.last_seq + 1, last_activity_at=now)
-                .returning(Room.last_seq)
+                .values(
+                    last_seq=Room.last_seq + 1,
+                    last_change=Room.last_change + 1,
+                    last_activity_at=now,
+                )
+                .returning(Room.last_seq, Room.last_change)
                 .execution_options(synchronize_session=False)
-            ).scalar_one()
+            ).one()
             message = Message(
                 room_id=room_id,
                 sender=sender,
                 seq=seq,
+                change_seq=change,
                 body=body,
                 client_id=client_id,
                 created_at=now,
@@ -78,6 +83,101 @@ def post_message(
         return stored, False
     realtime.push_message(message)
     return message, True
+
+
+def _bump_change(session, room_id: uuid.UUID) -> int:
+    """Take the room's next change number (row lock / write lock held until commit)."""
+    return session.execute(
+        update(Room)
+        .where(Room.id == room_id)
+        .values(last_change=Room.last_change + 1)
+        .returning(Room.last_change)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+
+
+def _authored_message(session, author: User, message_id: int) -> Message:
+    """The message, if the user may change it: 404 for non-members, 403 for other members."""
+    message = session.get(Message, message_id)
+    if message is None:
+        raise NotFound("No such message.")
+    require_member(author.id, message.room_id)
+    if message.sender_id != author.id:
+        raise Forbidden("Only the author can change this message.", code="not_author")
+    if message.deleted:
+        raise NotFound("This message was deleted.", code="message_deleted")
+    return message
+
+
+def edit_message(author: User, message_id: int, body: str) -> Message:
+    """Replace a message's body; everyone in the room sees it change."""
+    with write_transaction() as session:
+        message = _authored_message(session, author, message_id)
+        if body == message.body:
+            return message
+        message.change_seq = _bump_change(session, message.room_id)
+        message.body = body
+        message.edited_at = utcnow()
+    realtime.push_message_updated(message)
+    return message
+
+
+def delete_message(author: User, message_id: int) -> Message:
+    """Delete a message: its body is erased, a marker keeps its place in the history."""
+    with write_transaction() as session:
+        message = _authored_message(session, author, message_id)
+        message.change_seq = _bump_change(session, message.room_id)
+        message.body = ""
+        message.deleted_at = utcnow()
+    realtime.push_message_deleted(message)
+    return message
+
+
+def changes_since(
+    reader: User, room_id: uuid.UUID, since: int, limit: int = 200
+) -> tuple[list[Message], int]:
+    """Messages inserted, edited or deleted after change ``since``, oldest change first.
+
+    Returns the page and the room's current change counter; a client that
+    applies the page and stores the last ``change_seq`` it saw has caught up.
+    """
+    require_member(reader.id, room_id)
+    last_change = db.session.scalar(select(Room.last_change).where(Room.id == room_id))
+    if last_change is None:
+        raise NotFound("No such room.")
+    page = db.session.scalars(
+        select(Message)
+        .where(Message.room_id == room_id, Message.change_seq > since)
+        .order_by(Message.change_seq.asc())
+        .limit(limit)
+    )
+    return list(page), last_change
+
+
+def sync(
+    reader: User, cursors: dict[uuid.UUID, int], limit: int = 200
+) -> tuple[dict[str, dict], list[str]]:
+    """Catch up several rooms at once (after a reconnect): what changed in each since its cursor.
+
+    Returns the changes per room and the rooms the reader no longer belongs to
+    (left from another tab, say), which the client should drop.
+    """
+    if len(cursors) > 500:
+        raise Invalid("At most 500 rooms per sync.")
+    answer: dict[str, dict] = {}
+    gone: list[str] = []
+    member_rooms = set(room_ids_of(reader.id))
+    for room_id, since in cursors.items():
+        if room_id not in member_rooms:
+            gone.append(str(room_id))
+            continue
+        page, last_change = changes_since(reader, room_id, since, limit)
+        answer[str(room_id)] = {
+            "messages": page,
+            "last_change": last_change,
+            "has_more": bool(page) and page[-1].change_seq < last_change,
+        }
+    return answer, gone
 
 
 def history(

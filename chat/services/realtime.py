@@ -63,6 +63,14 @@ def push_message(message: Message) -> None:
     socketio.emit("message", message_payload(message), to=room_channel(message.room_id))
 
 
+def push_message_updated(message: Message) -> None:
+    socketio.emit("message_updated", message_payload(message), to=room_channel(message.room_id))
+
+
+def push_message_deleted(message: Message) -> None:
+    socketio.emit("message_deleted", message_payload(message), to=room_channel(message.room_id))
+
+
 def push_member_joined(room: Room, user: Any) -> None:
     socketio.emit(
         "member_joined",
