@@ -20,3 +20,6 @@ keepalive = 5
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# gunicorn 27's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl):
+# several instances on one machine would take it from each other. Nothing here uses it.
+control_socket_disable = True
