@@ -52,6 +52,15 @@ class Config:
     ENGINEIO_MAX_DECODE_PACKETS = _env_int("ENGINEIO_MAX_DECODE_PACKETS", 256)
 
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 6 * 1024 * 1024)
+
+    # Avatars: stored re-encoded under UPLOAD_FOLDER (relative paths are taken from the
+    # instance folder). The byte limit sits below MAX_CONTENT_LENGTH so that an oversized
+    # photo gets the avatar's own 413, and the pixel limit refuses decompression bombs
+    # before they are decoded (Pillow alone only warns below 2 x 89 megapixels).
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER") or str(INSTANCE_DIR / "uploads")
+    AVATAR_MAX_BYTES = _env_int("AVATAR_MAX_BYTES", 5 * 1024 * 1024)
+    AVATAR_MAX_PIXELS = _env_int("AVATAR_MAX_PIXELS", 50_000_000)
+    AVATAR_SIZE = _env_int("AVATAR_SIZE", 256)
     MESSAGE_MAX_LENGTH = 4000
 
     # argon2id parameters: above the OWASP minimum (m=19 MiB, t=2).

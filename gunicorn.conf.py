@@ -2,7 +2,7 @@
 
 gunicorn balances requests across workers without stickiness, which breaks
 long-polling sessions; scale with several instances behind a sticky load
-balancer instead (docs/deploy.md). gunicorn sets TCP_NODELAY on its sockets,
+balancer instead (README, Deployment). gunicorn sets TCP_NODELAY on its sockets,
 which keeps acknowledged sends from waiting on delayed ACKs.
 """
 

@@ -12,6 +12,7 @@ from flask import Flask
 from config import INSTANCE_DIR, config_for
 
 from .extensions import csrf, db, login_manager, migrate, openapi, socketio
+from .origins import origin_check
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,7 +50,7 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["REDIS_URL"],
-        cors_allowed_origins=app.config["SOCKETIO_ALLOWED_ORIGINS"] or None,
+        cors_allowed_origins=origin_check(app.config["SOCKETIO_ALLOWED_ORIGINS"]),
         max_http_buffer_size=app.config["SOCKETIO_MAX_HTTP_BUFFER_SIZE"],
         # Sessions are read from the cookie at connect; logout disconnects sockets.
         manage_session=True,
@@ -60,12 +61,13 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
 
         configure_engine(app)
 
-    from . import auth, messaging, room
+    from . import auth, messaging, people, room
     from .http import register_http_handlers
 
     auth.init_app(app)
     room.init_app(app)
     messaging.init_app(app)
+    people.init_app(app)
     register_http_handlers(app)
     return app
 

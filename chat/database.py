@@ -80,7 +80,28 @@ def write_transaction() -> Iterator[Session]:
         session.commit()
     except OperationalError as error:
         session.rollback()
+        if not is_unavailable(error):
+            raise
         raise Unavailable("The database did not answer in time; try again.") from error
     except BaseException:
         session.rollback()
         raise
+
+
+# SQLite reports a missing table and a held lock with the same exception class;
+# only the second (and a file it cannot open) means "try again later".
+_SQLITE_TRANSIENT = ("database is locked", "database is busy", "unable to open database file")
+
+
+def is_unavailable(error: OperationalError) -> bool:
+    """Whether a database error means the database is out of reach, not that the code is wrong.
+
+    On PostgreSQL every OperationalError is about the connection or the server
+    (schema mistakes are ProgrammingError there); on SQLite only lock timeouts
+    and unopenable files are.
+    """
+    if error.connection_invalidated:
+        return True
+    if db.engine.dialect.name != "sqlite":
+        return True
+    return any(text in str(error.orig) for text in _SQLITE_TRANSIENT)

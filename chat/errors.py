@@ -51,6 +51,13 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class TooLarge(ServiceError):
+    """An upload over its own size limit (an avatar over 5 MB, say)."""
+
+    status = 413
+    code = "too_large"
+
+
 class Unavailable(ServiceError):
     """The database (or another backing service) did not answer in time; retry later."""
 

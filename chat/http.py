@@ -10,13 +10,16 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask_login import user_loaded_from_cookie
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from .database import is_unavailable
 from .errors import ServiceError, error_body
 from .extensions import db, login_manager
 from .services.accounts import load_user
+from .services.sessions import ensure_login_token
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ def _json_error(status: int, code: str, message: str, **extra: Any):
 
 def register_http_handlers(app: Flask) -> None:
     login_manager.user_loader(load_user)
+    user_loaded_from_cookie.connect(ensure_login_token, app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
 
@@ -86,6 +90,8 @@ def register_http_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def _database_unavailable(error: OperationalError):
         db.session.rollback()
+        if not is_unavailable(error):
+            return _unexpected(error)
         log.warning("database unavailable: %s", error)
         message = "The database did not answer in time; try again."
         if wants_json():

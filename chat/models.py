@@ -8,6 +8,7 @@ insert's own transaction, so that numbering has no gap and no repeat.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 
@@ -23,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import db
 
@@ -31,10 +32,25 @@ from .extensions import db
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 
 ROOM_KINDS = ("direct", "group")
+NAME_KEY_LENGTH = 200
+# Stored as a direct room's own title; each member is shown the other member's name instead.
+DIRECT_ROOM_TITLE = "Direct conversation"
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def name_search_key(name: str) -> str:
+    """The form of a display name that the directory searches and sorts by.
+
+    SQL's ``lower()`` folds ASCII only (SQLite), so the folding is done here, once, on
+    write: NFKC (full-width and composed forms match their plain twins, decomposed
+    Hangul matches composed) around a full case fold (``Straße`` matches ``strasse``).
+    NFKC can expand a character many times over, hence the cap.
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return folded[:NAME_KEY_LENGTH]
 
 
 class User(db.Model):
@@ -63,24 +79,40 @@ class User(db.Model):
         return self.profile.display_name if self.profile else ""
 
     @property
-    def avatar_url(self) -> str | None:
-        return None
+    def avatar_url(self) -> str:
+        """The stored thumbnail's URL, or the generated initials-on-a-colour default."""
+        from .services.avatars import avatar_url
+
+        return avatar_url(self.id, self.display_name, self.profile.avatar if self.profile else None)
 
 
 class Profile(db.Model):
     __tablename__ = "profiles"
+    __table_args__ = (
+        # The directory's order (and keyset cursor) is (name_key, user_id).
+        Index("ix_profiles_name_key_user_id", "name_key", "user_id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), unique=True
     )
     display_name: Mapped[str] = mapped_column(String(50))
+    # name_search_key(display_name), kept in step by the validator below.
+    name_key: Mapped[str] = mapped_column(String(NAME_KEY_LENGTH))
+    # The thumbnail's file name ("<sha256>.webp") under UPLOAD_FOLDER/avatars, or None.
     avatar: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
 
     user: Mapped[User] = relationship(back_populates="profile")
+
+    @validates("display_name")
+    def _keep_name_key(self, _key: str, value: str) -> str:
+        """Every write of the name, wherever it comes from, refreshes its search key."""
+        self.name_key = name_search_key(value)
+        return value
 
 
 class Room(db.Model):
@@ -115,6 +147,22 @@ class Room(db.Model):
     @property
     def member_users(self) -> list[User]:
         return [member.user for member in self.members]
+
+    def peer_of(self, viewer_id: uuid.UUID | None) -> User | None:
+        """In a direct room, the member who is not ``viewer_id``; None elsewhere."""
+        if self.kind != "direct" or viewer_id is None:
+            return None
+        others = [member.user for member in self.members if member.user_id != viewer_id]
+        return others[0] if len(others) == 1 else None
+
+    def title_for(self, viewer_id: uuid.UUID | None) -> str:
+        """The title one member sees: a direct room is named after the other person.
+
+        Computed, not stored, so that a rename shows everywhere at once; the stored
+        title is what a viewer-less dump (or a room whose peer was deleted) shows.
+        """
+        peer = self.peer_of(viewer_id)
+        return peer.display_name if peer is not None else self.title
 
 
 class RoomMember(db.Model):

@@ -7,9 +7,16 @@ is judged by the same rules whichever way it arrives.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import has_request_context
+from flask_login import current_user
+from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -27,6 +34,37 @@ class UTCDateTime(fields.DateTime):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return super()._serialize(value, attr, obj, **kwargs)
+
+
+_viewer: ContextVar[uuid.UUID | None] = ContextVar("chat_room_viewer", default=None)
+
+
+@contextmanager
+def viewing_as(user_id: uuid.UUID) -> Iterator[None]:
+    """Dump rooms as ``user_id`` sees them (a push to another member, say)."""
+    token = _viewer.set(user_id)
+    try:
+        yield
+    finally:
+        _viewer.reset(token)
+
+
+def _current_viewer() -> uuid.UUID | None:
+    """Whoever ``viewing_as`` names, else the user of the current request or socket event."""
+    viewer = _viewer.get()
+    if viewer is None and has_request_context() and current_user.is_authenticated:
+        viewer = current_user.id
+    return viewer
+
+
+class RoomTitle(fields.String):
+    """A room's title for its viewer: a direct room is named after the other member."""
+
+    def serialize(self, attr: str, obj: Any, accessor: Any = None, **kwargs: Any) -> Any:
+        title_for = getattr(obj, "title_for", None)
+        if not callable(title_for):
+            return super().serialize(attr, obj, accessor, **kwargs)
+        return self._serialize(title_for(_current_viewer()), attr, obj, **kwargs)
 
 
 def _strip_strings(data: Any, names: tuple[str, ...]) -> Any:
@@ -115,6 +153,34 @@ class SocketDeleteMessageSchema(Schema):
     message_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
 
 
+class UpdateMeSchema(Schema):
+    """``PATCH /api/me``: the display name (trimmed; any script; no control characters)."""
+
+    display_name = fields.String(
+        required=True, validate=validate.Length(1, DISPLAY_NAME_MAX_LENGTH)
+    )
+
+    @pre_load
+    def _trim(self, data: Any, **_: Any) -> Any:
+        return _strip_strings(data, ("display_name",))
+
+
+class AvatarUploadSchema(Schema):
+    """``POST /api/me/avatar``: one multipart file field, ``avatar``."""
+
+    avatar = Upload(required=True)
+
+
+class UserQuerySchema(Schema):
+    q = fields.String(load_default="", validate=validate.Length(max=DISPLAY_NAME_MAX_LENGTH))
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class OpenDirectRoomSchema(Schema):
+    user_id = fields.UUID(required=True)
+
+
 class ChangesQuerySchema(Schema):
     since = fields.Integer(required=True, validate=validate.Range(min=0))
     limit = fields.Integer(load_default=200, validate=validate.Range(1, 500))
@@ -139,8 +205,19 @@ class UserSchema(Schema):
 
     id = fields.UUID(required=True)
     display_name = fields.String(required=True)
-    avatar_url = fields.String(required=True, allow_none=True)
+    avatar_url = fields.String(required=True)
     created_at = UTCDateTime(required=True)
+
+
+class PersonSchema(UserSchema):
+    """A user in the directory or on a profile page: also whether they are online now."""
+
+    online = fields.Boolean(required=True)
+
+
+class PersonPageSchema(Schema):
+    users = fields.List(fields.Nested(PersonSchema), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
 
 
 class MeSchema(UserSchema):
@@ -152,7 +229,7 @@ class MeSchema(UserSchema):
 class RoomSchema(Schema):
     id = fields.UUID(required=True)
     kind = fields.String(required=True)
-    title = fields.String(required=True)
+    title = RoomTitle(required=True)
     created_at = UTCDateTime(required=True)
     last_seq = fields.Integer(required=True)
     last_change = fields.Integer(required=True)

@@ -17,6 +17,8 @@ from flask.testing import FlaskClient
 from chat import create_app
 from chat.extensions import db
 
+# The browser fixtures, for every test module (pytest finds fixtures imported here).
+from .browser_support import chromium, new_person, sync_pw  # noqa: F401
 from .support import ApiUser, ServerProcess
 
 
@@ -38,7 +40,10 @@ def app(tmp_path: Path, migrated_template: Path) -> Iterator[Flask]:
     database = tmp_path / "chat.sqlite3"
     shutil.copy(migrated_template, database)
     app = create_app(
-        "testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{database}", WTF_CSRF_ENABLED=True
+        "testing",
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{database}",
+        WTF_CSRF_ENABLED=True,
+        UPLOAD_FOLDER=str(tmp_path / "uploads"),
     )
     yield app
     with app.app_context():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -107,6 +108,8 @@ class ServerProcess:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own process group, so that a crash test can kill master and worker at once.
+            start_new_session=True,
         )
         wait_until(self._answers, timeout=20, interval=0.1)
         return self
@@ -118,6 +121,12 @@ class ServerProcess:
             return requests.get(self.base_url + "/api/csrf", timeout=1).ok
         except requests.RequestException:
             return False
+
+    def crash(self) -> None:
+        """SIGKILL the whole server (master and worker): no shutdown code runs."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

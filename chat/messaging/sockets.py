@@ -18,6 +18,7 @@ from flask_socketio import ConnectionRefusedError, Namespace
 from marshmallow import Schema, ValidationError
 from sqlalchemy.exc import OperationalError
 
+from ..database import is_unavailable
 from ..errors import ServiceError
 from ..extensions import db
 from ..schemas import (
@@ -56,8 +57,11 @@ def socket_event(schema: type[Schema]) -> Callable:
                 return _failure("invalid", validation_message(error))
             except ServiceError as error:
                 return _failure(error.code, error.message, **error.extra)
-            except OperationalError:
+            except OperationalError as error:
                 db.session.rollback()
+                if not is_unavailable(error):
+                    log.exception("socket event %s failed", handler.__name__)
+                    return _failure("internal", "Something went wrong on our side.")
                 return _failure("unavailable", "The database did not answer in time; try again.")
             except Exception:
                 log.exception("socket event %s failed", handler.__name__)

@@ -8,7 +8,6 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from ..errors import ServiceError
-from ..schemas import MessageSchema, RoomSchema
 from ..services import messages, rooms
 from .forms import CreateRoomForm, JoinRoomForm
 from .links import parse_room_reference
@@ -76,7 +75,5 @@ def show(room_id: uuid.UUID):
         "room/show.html",
         room=room,
         messages=latest,
-        room_json=RoomSchema().dump(room),
-        messages_json=MessageSchema(many=True).dump(latest),
         join_link=url_for("room.join_link", room_id=room.id, _external=True),
     )

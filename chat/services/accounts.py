@@ -12,9 +12,10 @@ import uuid
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..database import write_transaction
 from ..errors import Conflict, Unauthorized
 from ..extensions import db
 from ..models import Profile, User
@@ -48,11 +49,10 @@ def register(email: str, password: str, display_name: str) -> User:
     """Create a user and their profile; a taken email is a 409."""
     user = User(email=normalize_email(email), password_hash=hash_password(password))
     user.profile = Profile(display_name=display_name.strip())
-    db.session.add(user)
     try:
-        db.session.commit()
+        with write_transaction() as session:
+            session.add(user)
     except IntegrityError:
-        db.session.rollback()
         raise Conflict("An account with this email already exists.", code="email_taken") from None
     return user
 
@@ -71,8 +71,10 @@ def authenticate(email: str, password: str) -> User:
     if user is None:
         raise Unauthorized("Wrong email or password.", code="invalid_credentials")
     if hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hasher.hash(password)
-        db.session.commit()
+        new_hash = hasher.hash(password)
+        with write_transaction() as session:
+            session.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
+        user.password_hash = new_hash
     return user
 
 

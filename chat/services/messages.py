@@ -19,7 +19,7 @@ from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..models import Message, Room, User, utcnow
 from . import realtime
-from .rooms import require_member, room_ids_of
+from .rooms import is_member, require_member, room_ids_of
 
 
 def _stored_retry(sender_id: uuid.UUID, client_id: str, room_id: uuid.UUID) -> Message | None:
@@ -97,11 +97,15 @@ def _bump_change(session, room_id: uuid.UUID) -> int:
 
 
 def _authored_message(session, author: User, message_id: int) -> Message:
-    """The message, if the user may change it: 404 for non-members, 403 for other members."""
-    message = session.get(Message, message_id)
-    if message is None:
+    """The message, locked, if the user may change it: 404 for non-members, 403 for other members.
+
+    FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers)
+    keeps an edit racing a delete from resurrecting the deleted body.
+    """
+    message = session.get(Message, message_id, with_for_update=True, populate_existing=True)
+    if message is None or not is_member(author.id, message.room_id):
+        # The same answer for a message that does not exist and one in a room you are not in.
         raise NotFound("No such message.")
-    require_member(author.id, message.room_id)
     if message.sender_id != author.id:
         raise Forbidden("Only the author can change this message.", code="not_author")
     if message.deleted:

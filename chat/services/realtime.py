@@ -13,7 +13,7 @@ from typing import Any
 
 from ..extensions import socketio
 from ..models import Message, Room
-from ..schemas import MessageSchema, RoomSchema, UserSchema
+from ..schemas import MessageSchema, RoomSchema, UserSchema, viewing_as
 
 NAMESPACE = "/"
 
@@ -87,9 +87,32 @@ def push_member_left(room_id: uuid.UUID, user_id: uuid.UUID) -> None:
     )
 
 
+def room_payload(room: Room, viewer_id: uuid.UUID) -> dict[str, Any]:
+    """The room as one member sees it (a direct room is titled with the other's name)."""
+    with viewing_as(viewer_id):
+        return _room_schema.dump(room)
+
+
 def push_room_added(room: Room, user_id: uuid.UUID) -> None:
     """Tell the user's other tabs and devices that a room joined their list."""
-    socketio.emit("room_added", {"room": _room_schema.dump(room)}, to=user_channel(user_id))
+    socketio.emit("room_added", {"room": room_payload(room, user_id)}, to=user_channel(user_id))
+
+
+def push_room_created(room: Room, member_ids: list[uuid.UUID]) -> None:
+    """A direct room was created: each member's sockets (already subscribed) hear of it."""
+    for member_id in member_ids:
+        socketio.emit(
+            "room_created", {"room": room_payload(room, member_id)}, to=user_channel(member_id)
+        )
+
+
+def push_user_updated(user: Any, room_ids: list[uuid.UUID]) -> None:
+    """A changed name or avatar, to everyone sharing a room with the user and to their tabs.
+
+    One emit to all those channels at once: a socket in several of them gets it once.
+    """
+    channels = [user_channel(user.id), *(room_channel(room_id) for room_id in room_ids)]
+    socketio.emit("user_updated", {"user": _user_schema.dump(user)}, to=channels)
 
 
 def session_channel(login_token: str) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from ..database import write_transaction
 from ..errors import Invalid, NotFound
 from ..extensions import db
-from ..models import Room, RoomMember, User, utcnow
+from ..models import DIRECT_ROOM_TITLE, Room, RoomMember, User, utcnow
 from . import realtime
 
 ROOM_NOT_FOUND = "No such room, or you are not a member of it."
@@ -113,6 +113,66 @@ def join_room(user: User, room_id: uuid.UUID) -> Room:
             realtime.push_member_joined(room, user)
             realtime.push_room_added(room, user.id)
     return get_room(user, room_id)
+
+
+def direct_key(user_id: uuid.UUID, other_id: uuid.UUID) -> str:
+    """The pair's key, the same whichever of the two asks: "<smaller id>:<larger id>"."""
+    low, high = sorted((str(user_id), str(other_id)))
+    return f"{low}:{high}"
+
+
+def _direct_room(key: str) -> Room | None:
+    return db.session.scalar(_room_query().where(Room.direct_key == key))
+
+
+def open_direct_room(user: User, other_id: uuid.UUID) -> tuple[Room, bool]:
+    """The 1:1 room of ``user`` and ``other_id``, created on first use: ``(room, created)``.
+
+    One room per pair is a rule of the database (``rooms.direct_key`` is unique), not
+    a check-then-insert: when both people start the conversation at the same moment,
+    one insert wins and the other, refused by the constraint, reads the winner's room.
+
+    A conversation with oneself is refused (400): a direct room has exactly two
+    members, and a notes-to-self room would be a third kind of room with its own rules.
+
+    On creation both members' open sockets join the room and receive ``room_created``,
+    so it appears in the other person's list before the first message arrives.
+    """
+    if other_id == user.id:
+        raise Invalid("You cannot start a conversation with yourself.", code="self_conversation")
+    if db.session.get(User, other_id) is None:
+        raise NotFound("No such user.")
+    key = direct_key(user.id, other_id)
+    existing = _direct_room(key)
+    if existing is not None:
+        return existing, False
+    now = utcnow()
+    try:
+        with write_transaction() as session:
+            room = Room(
+                kind="direct",
+                title=DIRECT_ROOM_TITLE,
+                direct_key=key,
+                created_by_id=user.id,
+                created_at=now,
+                last_activity_at=now,
+            )
+            session.add(room)
+            session.flush()
+            for member_id in (user.id, other_id):
+                session.add(RoomMember(room_id=room.id, user_id=member_id, joined_at=now))
+    except IntegrityError:
+        # The other side's insert won the unique direct_key: theirs is the room.
+        existing = _direct_room(key)
+        if existing is None:
+            raise NotFound("No such user.") from None  # the other account was just deleted
+        return existing, False
+    room = get_room(user, room.id)
+    member_ids = [member.user_id for member in room.members]
+    for member_id in member_ids:
+        realtime.subscribe_user(member_id, room.id)
+    realtime.push_room_created(room, member_ids)
+    return room, True
 
 
 def leave_room(user: User, room_id: uuid.UUID) -> None:

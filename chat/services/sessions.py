@@ -19,7 +19,12 @@ _KEPT_ACROSS_LOGIN = ("csrf_token",)
 
 
 def start_session() -> str:
-    """Begin a new session at login: only the CSRF token survives from before it."""
+    """Begin a new session at login: only the CSRF token survives from before it.
+
+    A login over an existing one (another account in the same browser) first
+    closes the sockets of the login it replaces.
+    """
+    end_socket_session()
     kept = {key: session[key] for key in _KEPT_ACROSS_LOGIN if key in session}
     session.clear()
     session.update(kept)
@@ -38,3 +43,13 @@ def end_socket_session() -> None:
     token = current_login_token()
     if token:
         realtime.disconnect_session(token)
+
+
+def ensure_login_token(*_args: object, **_kwargs: object) -> None:
+    """Give a session restored from the remember-me cookie a token of its own.
+
+    Connected to Flask-Login's ``user_loaded_from_cookie``: without it, sockets
+    opened under such a session could not be found and closed at logout.
+    """
+    if current_login_token() is None:
+        session[_TOKEN_KEY] = secrets.token_urlsafe(16)

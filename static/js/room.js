@@ -1,4 +1,4 @@
-// The room page: live messages over Socket.IO, catch-up by seq, and the composer.
+// The room page: renders the room's messages and the composer on top of ChatClient.
 // Everything user-written is inserted with textContent, never as HTML.
 (function () {
   "use strict";
@@ -13,22 +13,13 @@
   const input = document.getElementById("composer-body");
   const errorEl = document.getElementById("composer-error");
   const connectionEl = document.getElementById("connection");
+  const memberCount = document.getElementById("member-count");
 
-  let lastSeq = Number(roomEl.dataset.lastSeq || 0);
-  let catchingUp = null;
-  const shownIds = new Set(
-    Array.from(list.querySelectorAll("li[data-id]"), (li) => li.dataset.id)
-  );
-
-  function newClientId() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  }
+  const client = new window.ChatClient({ userId });
+  client.track(roomId, Number(roomEl.dataset.lastSeq || 0), Number(roomEl.dataset.lastChange || 0));
 
   function formatTime(iso) {
-    const date = new Date(iso);
-    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
   function localiseTimes(root) {
@@ -38,11 +29,12 @@
     });
   }
 
-  function renderMessage(message) {
-    const li = document.createElement("li");
+  function fillMessage(li, message) {
     li.className = "message" + (message.sender_id === userId ? " own" : "");
+    li.classList.toggle("deleted", Boolean(message.deleted));
     li.dataset.id = String(message.id);
     li.dataset.seq = String(message.seq);
+    li.replaceChildren();
     const sender = document.createElement("span");
     sender.className = "sender";
     sender.textContent = message.sender ? message.sender.display_name : "Deleted user";
@@ -51,112 +43,116 @@
     time.textContent = formatTime(message.created_at);
     const body = document.createElement("p");
     body.className = "body";
-    body.textContent = message.body;
+    body.textContent = message.deleted ? "message deleted" : message.body;
     li.append(sender, time, body);
-    return li;
+    if (message.edited_at && !message.deleted) {
+      const edited = document.createElement("span");
+      edited.className = "edited muted";
+      edited.textContent = "(edited)";
+      li.append(edited);
+    }
   }
 
-  function show(message) {
-    const id = String(message.id);
-    if (shownIds.has(id)) return;
-    shownIds.add(id);
+  // Insert or update a stored message, keeping the list in seq order.
+  function showMessage(message) {
+    if (message.room_id !== roomId) return;
+    const pending = list.querySelector(`li[data-client-id="${CSS.escape(message.client_id || "")}"]`);
+    if (pending && message.sender_id === userId) pending.remove();
+    let li = list.querySelector(`li[data-id="${message.id}"]`);
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
-    list.appendChild(renderMessage(message));
-    lastSeq = Math.max(lastSeq, message.seq);
+    if (!li) {
+      li = document.createElement("li");
+      fillMessage(li, message);
+      const later = Array.from(list.querySelectorAll("li[data-seq]")).find(
+        (other) => Number(other.dataset.seq) > message.seq
+      );
+      const firstPending = list.querySelector("li.pending");
+      list.insertBefore(li, later || firstPending || null);
+    } else {
+      fillMessage(li, message);
+    }
     if (nearBottom || message.sender_id === userId) list.scrollTop = list.scrollHeight;
   }
 
-  // Fetch everything after the last seq shown; pushes that arrive meanwhile wait for it.
-  function catchUp() {
-    if (catchingUp) return catchingUp;
-    catchingUp = (async () => {
-      try {
-        for (;;) {
-          const response = await fetch(
-            `/api/rooms/${roomId}/messages?after=${lastSeq}&limit=200`,
-            { credentials: "same-origin", headers: { Accept: "application/json" } }
-          );
-          if (!response.ok) return;
-          const page = (await response.json()).messages;
-          page.forEach(show);
-          if (page.length < 200) return;
-        }
-      } finally {
-        catchingUp = null;
-      }
-    })();
-    return catchingUp;
+  // A message of the outbox: pending until acknowledged, failed with a retry button.
+  function showOutboxItem(item) {
+    if (item.room_id !== roomId) return;
+    let li = list.querySelector(`li[data-client-id="${CSS.escape(item.client_id)}"]`);
+    if (item.state === "sent" || item.state === "discarded") {
+      if (li) li.remove();
+      if (item.message) showMessage(item.message);
+      return;
+    }
+    if (!li) {
+      li = document.createElement("li");
+      li.dataset.clientId = item.client_id;
+      list.appendChild(li);
+    }
+    li.className = `message own pending ${item.state}`;
+    li.replaceChildren();
+    const status = document.createElement("span");
+    status.className = "status";
+    status.textContent = item.state === "failed" ? `Not sent: ${item.error || ""}` : "Sending…";
+    const body = document.createElement("p");
+    body.className = "body";
+    body.textContent = item.body;
+    li.append(status, body);
+    if (item.state === "failed") {
+      const retry = document.createElement("button");
+      retry.type = "button";
+      retry.className = "retry";
+      retry.textContent = "Retry";
+      retry.addEventListener("click", () => client.retry(item.client_id));
+      const discard = document.createElement("button");
+      discard.type = "button";
+      discard.className = "discard link";
+      discard.textContent = "Discard";
+      discard.addEventListener("click", () => client.discard(item.client_id));
+      li.append(retry, discard);
+    }
+    list.scrollTop = list.scrollHeight;
   }
 
-  const socket = io({ withCredentials: true });
-
-  socket.on("connect", () => {
-    connectionEl.hidden = true;
-    catchUp();
+  client.on("message", showMessage);
+  client.on("outbox", showOutboxItem);
+  client.on("connection", ({ state }) => {
+    roomEl.dataset.connection = state;
+    if (state === "lost" || state === "error") {
+      connectionEl.textContent =
+        state === "lost" ? "Connection lost. Reconnecting…" : "Cannot reach the server. Retrying…";
+      connectionEl.hidden = false;
+    } else if (state === "synced") {
+      connectionEl.hidden = true;
+    }
   });
-  socket.on("disconnect", () => {
-    connectionEl.textContent = "Connection lost. Reconnecting…";
-    connectionEl.hidden = false;
-  });
-  socket.on("connect_error", () => {
-    connectionEl.textContent = "Cannot reach the server. Retrying…";
-    connectionEl.hidden = false;
-  });
-  socket.on("session_ended", () => {
+  client.on("session_ended", () => {
     window.location.href = "/login";
   });
-  socket.on("message", async (message) => {
-    if (message.room_id !== roomId) return;
-    if (catchingUp) await catchingUp;
-    if (message.seq > lastSeq + 1) await catchUp();
-    show(message);
+  client.on("room_gone", ({ room_id }) => {
+    if (room_id === roomId) window.location.href = "/";
   });
-  socket.on("member_joined", (event) => {
-    if (event.room_id !== roomId) return;
-    const count = document.getElementById("member-count");
-    count.textContent = String(Number(count.textContent) + 1);
+  client.on("member_joined", (event) => {
+    if (event.room_id === roomId) memberCount.textContent = String(Number(memberCount.textContent) + 1);
   });
-  socket.on("member_left", (event) => {
-    if (event.room_id !== roomId) return;
-    const count = document.getElementById("member-count");
-    count.textContent = String(Math.max(0, Number(count.textContent) - 1));
+  client.on("member_left", (event) => {
+    if (event.room_id === roomId) {
+      memberCount.textContent = String(Math.max(0, Number(memberCount.textContent) - 1));
+    }
   });
 
-  function setError(text) {
-    errorEl.textContent = text || "";
-    errorEl.hidden = !text;
-  }
-
-  function send(body, clientId) {
-    return new Promise((resolve) => {
-      socket
-        .timeout(10000)
-        .emit("send_message", { room_id: roomId, body, client_id: clientId }, (err, ack) => {
-          if (err) resolve({ ok: false, message: "The server did not answer. Try again." });
-          else resolve(ack);
-        });
-    });
-  }
-
-  let pendingClientId = null;
-  form.addEventListener("submit", async (event) => {
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
     const body = input.value.trim();
     if (!body) return;
-    // The same client_id is reused if this text is retried, so a retry never duplicates.
-    pendingClientId = pendingClientId || newClientId();
-    setError("");
-    const ack = await send(body, pendingClientId);
-    if (ack && ack.ok) {
-      pendingClientId = null;
-      input.value = "";
-      show(ack.message);
-    } else {
-      setError((ack && ack.message) || "Sending failed.");
+    if (body.length > 4000) {
+      errorEl.textContent = "A message can be at most 4000 characters.";
+      errorEl.hidden = false;
+      return;
     }
-  });
-  input.addEventListener("input", () => {
-    pendingClientId = null;
+    errorEl.hidden = true;
+    // The text now lives in the outbox (localStorage), so clearing the box loses nothing.
+    client.send(roomId, body);
+    input.value = "";
   });
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -166,5 +162,6 @@
   });
 
   localiseTimes(list);
+  client.pending(roomId).forEach(showOutboxItem);
   list.scrollTop = list.scrollHeight;
 })();

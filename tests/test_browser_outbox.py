@@ -1,0 +1,76 @@
+"""The browser's outbox: messages typed offline are kept, shown pending, and sent once.
+
+A person goes offline (Playwright cuts the context's network), sends three
+messages, reloads the page while still offline, and comes back: the messages
+were kept in localStorage, are stored exactly once each, and the other person
+sees them in order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, expect
+
+from .browser_support import UUID, Person, bodies, composer, register
+
+pytestmark = pytest.mark.browser
+
+
+def _open_shared_room(owner: Person, guest: Person) -> tuple[Page, Page, str]:
+    page_owner, page_guest = owner.open_page(), guest.open_page()
+    register(owner, page_owner)
+    register(guest, page_guest)
+    page_owner.get_by_label("Room title").fill("Outbox room")
+    page_owner.get_by_role("button", name="Create room").click()
+    expect(page_owner).to_have_url(re.compile(rf"/rooms/{UUID}$"))
+    room_id = page_owner.url.rsplit("/", 1)[1]
+    page_guest.goto(f"/rooms/{room_id}/join")
+    page_guest.get_by_role("button", name="Join room").click()
+    expect(page_guest).to_have_url(guest.url(f"/rooms/{room_id}"))
+    return page_owner, page_guest, room_id
+
+
+def test_messages_sent_offline_survive_a_reload_and_are_stored_once(
+    new_person: Callable[..., Person],
+) -> None:
+    mina, jun = new_person("Mina"), new_person("Jun")
+    page_mina, page_jun, room_id = _open_shared_room(mina, jun)
+    expect(page_mina.locator("#room")).to_have_attribute("data-connection", "synced")
+
+    mina.context.set_offline(True)
+    expect(page_mina.locator("#connection")).to_be_visible()
+    texts = ["offline one", "offline two", "offline three"]
+    for text in texts:
+        composer(page_mina).fill(text)
+        composer(page_mina).press("Enter")
+    pending = page_mina.locator("#messages li.pending .body")
+    expect(pending).to_have_text(texts)
+    expect(composer(page_mina)).to_have_value("")
+
+    # Reloading while offline fails: the page and its scripts are gone, only localStorage stays.
+    with pytest.raises(PlaywrightError, match="ERR_INTERNET_DISCONNECTED"):
+        page_mina.reload()
+    expect(page_mina.locator("#room")).to_have_count(0)
+    mina.context.set_offline(False)
+    page_mina.goto(f"/rooms/{room_id}")
+    expect(bodies(page_mina)).to_have_text(texts)
+    expect(page_mina.locator("#messages li.pending")).to_have_count(0)
+    expect(bodies(page_jun)).to_have_text(texts)
+
+    history = _history_as(jun, page_jun, room_id)
+    assert [m["body"] for m in history] == texts, "each stored once, in order"
+    assert len({m["client_id"] for m in history}) == 3
+    outbox = page_mina.evaluate("() => Object.keys(localStorage).map(k => localStorage.getItem(k))")
+    assert all(item in ("[]", None) for item in outbox), f"outbox not emptied: {outbox}"
+    assert jun.errors == [], jun.errors
+
+
+def _history_as(person: Person, page: Page, room_id: str) -> list[dict]:
+    """The stored history, fetched with the person's own session from their page."""
+    response = page.request.get(f"{person.base_url}/api/rooms/{room_id}/messages")
+    assert response.ok
+    return response.json()["messages"]
