@@ -431,3 +431,33 @@ def test_profile_forms_need_the_csrf_token(make_user) -> None:
     response = alice.client.post("/profile", data={"name-display_name": "Mallory"})
     assert response.status_code == 400
     assert me(alice)["display_name"] == "Alice"
+
+
+def test_registration_follows_the_same_name_rule(client) -> None:
+    user = InProcessUser(client)
+    response = user.call(
+        "POST",
+        "/api/auth/register",
+        json={
+            "email": "nul@example.org",
+            "password": "a long enough password",
+            "display_name": "nul\x00name",
+        },
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid"
+
+
+def test_openapi_lists_the_people_endpoints(client) -> None:
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    for path, method in [
+        ("/api/me", "patch"),
+        ("/api/me/avatar", "post"),
+        ("/api/me/avatar", "delete"),
+        ("/api/users", "get"),
+        ("/api/users/{user_id}", "get"),
+        ("/api/rooms/direct", "post"),
+    ]:
+        assert method in paths.get(path, {}), (method, path)
+    upload_body = paths["/api/me/avatar"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in upload_body

@@ -19,6 +19,7 @@ from ..database import write_transaction
 from ..errors import Conflict, Unauthorized
 from ..extensions import db
 from ..models import Profile, User
+from .profiles import clean_display_name
 
 _DUMMY_PASSWORD = "not-a-real-password-only-for-timing"
 
@@ -47,8 +48,10 @@ def normalize_email(email: str) -> str:
 
 def register(email: str, password: str, display_name: str) -> User:
     """Create a user and their profile; a taken email is a 409."""
+    # The same name rule as a later rename (no control characters, 1 to 50 characters).
+    name = clean_display_name(display_name)
     user = User(email=normalize_email(email), password_hash=hash_password(password))
-    user.profile = Profile(display_name=display_name.strip())
+    user.profile = Profile(display_name=name)
     try:
         with write_transaction() as session:
             session.add(user)

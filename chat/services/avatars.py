@@ -188,9 +188,14 @@ def store_upload(stream: BinaryIO) -> str:
     """
     data = read_upload(stream)
     config = current_app.config
-    thumbnail = _off_the_event_loop(
-        make_thumbnail, data, int(config["AVATAR_SIZE"]), int(config["AVATAR_MAX_PIXELS"])
-    )
+    try:
+        thumbnail = _off_the_event_loop(
+            make_thumbnail, data, int(config["AVATAR_SIZE"]), int(config["AVATAR_MAX_PIXELS"])
+        )
+    except Invalid as error:
+        # Logged here, not on the worker thread (logging's locks are gevent's there).
+        log.info("avatar refused (%s): %r", error.code, error.__cause__)
+        raise
     name = f"{hashlib.sha256(thumbnail).hexdigest()}.webp"
     folder = avatar_folder()
     folder.mkdir(parents=True, exist_ok=True)
@@ -229,8 +234,7 @@ def make_thumbnail(data: bytes, size: int, max_pixels: int) -> bytes:
         ) from None
     except Exception as error:
         # Untrusted bytes: whatever a decoder raises on them is the file's fault, not ours.
-        log.info("avatar refused: %s: %s", type(error).__name__, error)
-        raise Invalid("The image is damaged or incomplete.", code="broken_image") from None
+        raise Invalid("The image is damaged or incomplete.", code="broken_image") from error
 
 
 def _too_many_pixels(max_pixels: int) -> str:

@@ -19,7 +19,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, case, literal, or_, select
+from sqlalchemy import and_, case, literal_column, or_, select
 from sqlalchemy.orm import contains_eager
 
 from ..errors import Invalid
@@ -34,9 +34,12 @@ def search(query: str, limit: int, cursor: str | None = None) -> tuple[list[Pers
     Returns the page and the cursor of the next one (None after the last page).
     """
     key = name_search_key(query.strip())
-    rank = (
-        case((Profile.name_key.startswith(key, autoescape=True), 0), else_=1) if key else literal(0)
+    # Constants are inlined (not bound) so that PostgreSQL knows the CASE is an integer.
+    prefix_first = case(
+        (Profile.name_key.startswith(key, autoescape=True), literal_column("0")),
+        else_=literal_column("1"),
     )
+    rank = prefix_first if key else literal_column("0")
     statement = (
         select(User, rank.label("rank"))
         .join(Profile, Profile.user_id == User.id)
@@ -57,7 +60,8 @@ def search(query: str, limit: int, cursor: str | None = None) -> tuple[list[Pers
                 ),
             )
         )
-    statement = statement.order_by(rank, Profile.name_key, Profile.user_id).limit(limit + 1)
+    order = (prefix_first,) if key else ()
+    statement = statement.order_by(*order, Profile.name_key, Profile.user_id).limit(limit + 1)
     rows = db.session.execute(statement).all()
     next_cursor = None
     if len(rows) > limit:

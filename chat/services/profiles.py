@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..database import write_transaction
 from ..errors import Invalid, NotFound
@@ -101,11 +104,17 @@ def set_avatar(user: User, upload: BinaryIO) -> User:
     (400, 413) leaves the old avatar in place.
     """
     name = avatars.store_upload(upload)
-    with write_transaction() as session:
-        # Re-read under the write lock: another tab may have changed it meanwhile.
-        session.refresh(user.profile, ["avatar"])
-        previous = user.profile.avatar
-        user.profile.avatar = name
+    try:
+        with write_transaction() as session:
+            # Re-read under the write lock: another tab may have changed it meanwhile.
+            session.refresh(user.profile, ["avatar"])
+            previous = user.profile.avatar
+            user.profile.avatar = name
+    except Exception:
+        # The file must not outlive the failed change; the original error is what counts.
+        with suppress(SQLAlchemyError, OSError):
+            avatars.forget(name)
+        raise
     if name == previous:
         return user
     avatars.forget(previous)
