@@ -41,10 +41,27 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     # How long a SQLite writer waits for the lock before the send fails with 503.
     SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 5000)
+    # PostgreSQL pool, per instance (one gevent worker): a request or socket event holds a
+    # connection only for its transaction; past size + overflow, callers wait up to the
+    # pool timeout and then get 503. The connect timeout bounds a call while PostgreSQL is
+    # down or unreachable, so that it fails (503) instead of hanging.
     DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 10)
     DB_MAX_OVERFLOW = _env_int("DB_MAX_OVERFLOW", 20)
+    DB_POOL_TIMEOUT = _env_int("DB_POOL_TIMEOUT", 10)
+    DB_CONNECT_TIMEOUT = _env_int("DB_CONNECT_TIMEOUT", 5)
 
     REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Prefix of this deployment's Redis keys and Socket.IO channel: deployments (or test
+    # runs) sharing one Redis stay apart.
+    REDIS_NAMESPACE = os.environ.get("REDIS_NAMESPACE") or "chat"
+    # An instance that stops renewing its heartbeat for this long counts as dead: its
+    # sockets stop counting for presence and membership changes (services/socket_registry).
+    PRESENCE_TTL_SECONDS = _env_int("PRESENCE_TTL_SECONDS", 15)
+    # GET /_test/slow-query (chat/testing_routes.py): a test proves that a slow query does
+    # not stall other greenlets. Production refuses to start with it.
+    TESTING_SLOW_QUERY_ROUTE = _env_bool("TESTING_SLOW_QUERY_ROUTE", False)
+    # "json" (one object per line, for log collectors) or "text"; production defaults to json.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT") or "text"
     # Origins allowed to open a socket besides the app's own; empty = same origin only.
     SOCKETIO_ALLOWED_ORIGINS = _env_list("ALLOWED_ORIGINS")
     SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE") or None
@@ -87,6 +104,37 @@ class Config:
 
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
+    # Rate limits (Flask-Limiter; docs: "N per period", several joined by ";"). The
+    # counters live in Redis when REDIS_URL is set, so that every instance shares them.
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = (
+        os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
+    )
+    # A moving window has no burst at the window's edge (a fixed window allows 2x there).
+    RATELIMIT_STRATEGY = os.environ.get("RATELIMIT_STRATEGY", "moving-window")
+    RATELIMIT_KEY_PREFIX = "chat"
+    RATELIMIT_HEADERS_ENABLED = False
+    # Every attempt from one address, and the failed ones against one account.
+    RATELIMIT_LOGIN_PER_ADDRESS = os.environ.get(
+        "RATELIMIT_LOGIN_PER_ADDRESS", "20 per minute; 100 per hour"
+    )
+    RATELIMIT_LOGIN_PER_ACCOUNT = os.environ.get("RATELIMIT_LOGIN_PER_ACCOUNT", "10 per 15 minutes")
+    RATELIMIT_REGISTER_PER_ADDRESS = os.environ.get("RATELIMIT_REGISTER_PER_ADDRESS", "10 per hour")
+    RATELIMIT_ROOMS_PER_USER = os.environ.get("RATELIMIT_ROOMS_PER_USER", "30 per hour")
+    RATELIMIT_AVATARS_PER_USER = os.environ.get("RATELIMIT_AVATARS_PER_USER", "20 per hour")
+    # One budget for sends over HTTP and over the socket (services/ratelimits.py).
+    RATELIMIT_MESSAGES_PER_USER = os.environ.get(
+        "RATELIMIT_MESSAGES_PER_USER", "30 per 10 seconds; 600 per 10 minutes"
+    )
+    # Open sockets per user on one instance: tabs and devices; one more is refused.
+    SOCKETS_PER_USER_MAX = _env_int("SOCKETS_PER_USER_MAX", 20)
+
+    # Security headers (chat/security.py); HSTS only where HTTPS is certain.
+    SECURITY_HSTS = _env_bool("SECURITY_HSTS", False)
+    SECURITY_HSTS_MAX_AGE = _env_int("SECURITY_HSTS_MAX_AGE", 365 * 24 * 3600)
+    # /_test/stats (greenlets, RSS) for the abuse tests; production refuses to start with it.
+    CHAT_TEST_ENDPOINTS = _env_bool("CHAT_TEST_ENDPOINTS", False)
+
 
 class DevelopmentConfig(Config):
     """The embedded default: one process, SQLite, a generated secret kept on disk."""
@@ -98,11 +146,17 @@ class TestingConfig(Config):
     """In-process tests: a cheaper hash keeps the suite fast; the real cost is tested apart."""
 
     TESTING = True
-    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    # Each test names its own database; TEST_DATABASE_URL is the PostgreSQL server the
+    # tests create theirs on (tests/postgres_support.py), never a database to use as is.
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
     PASSWORD_HASH_TIME_COST = 1
     PASSWORD_HASH_MEMORY_KIB = 8
     SOCKETIO_ASYNC_MODE = "threading"
     SECRET_KEY = "testing-secret"
+    # Tests create many users, rooms and messages from one address; the rate-limit
+    # tests turn the limits on for themselves.
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", False)
+    RATELIMIT_STORAGE_URI = "memory://"
 
 
 class ProductionConfig(Config):
@@ -112,6 +166,8 @@ class ProductionConfig(Config):
 
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURITY_HSTS = _env_bool("SECURITY_HSTS", True)
+    LOG_FORMAT = os.environ.get("LOG_FORMAT") or "json"
 
 
 CONFIGS: dict[str, type[Config]] = {

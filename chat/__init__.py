@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 from pathlib import Path
 
@@ -46,10 +45,15 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
     # a reconnect, say); engine.io refuses more than 16 packets in one payload by
     # default (python-engineio #142). The byte size stays capped by max_http_buffer_size.
     Payload.max_decode_packets = app.config["ENGINEIO_MAX_DECODE_PACKETS"]
+    from .services import socket_registry
+
+    socket_registry.init_app(app)
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-        message_queue=app.config["REDIS_URL"],
+        # With REDIS_URL: python-socketio's Redis manager (emits and room changes reach
+        # every instance); without: the local manager of the single-process default.
+        client_manager=socket_registry.message_queue(app),
         cors_allowed_origins=origin_check(app.config["SOCKETIO_ALLOWED_ORIGINS"]),
         max_http_buffer_size=app.config["SOCKETIO_MAX_HTTP_BUFFER_SIZE"],
         # Sessions are read from the cookie at connect; logout disconnects sockets.
@@ -61,7 +65,17 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
 
         configure_engine(app)
 
-    from . import auth, messaging, people, room
+    from . import (
+        auth,
+        health,
+        messaging,
+        people,
+        room,
+        security,
+        test_endpoints,
+        testing_routes,
+        throttling,
+    )
     from .http import register_http_handlers
 
     auth.init_app(app)
@@ -69,6 +83,12 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
     messaging.init_app(app)
     people.init_app(app)
     register_http_handlers(app)
+    # After the generic handlers: its 429 handler is the more specific one.
+    throttling.init_app(app)
+    security.init_app(app)
+    test_endpoints.init_app(app)
+    health.init_app(app)
+    testing_routes.init_app(app)
     return app
 
 
@@ -91,12 +111,18 @@ def _configure_pool(app: Flask) -> None:
     if not uri.startswith("sqlite"):
         options.setdefault("pool_size", app.config["DB_POOL_SIZE"])
         options.setdefault("max_overflow", app.config["DB_MAX_OVERFLOW"])
+        options.setdefault("pool_timeout", app.config["DB_POOL_TIMEOUT"])
+        if uri.startswith("postgresql"):
+            # libpq's own connect timeout: while PostgreSQL is unreachable a request
+            # fails with 503 within it instead of hanging (pool_pre_ping reconnects).
+            connect_args = dict(options.get("connect_args") or {})
+            connect_args.setdefault("connect_timeout", app.config["DB_CONNECT_TIMEOUT"])
+            options["connect_args"] = connect_args
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _configure_logging(app: Flask) -> None:
     if not app.debug and not app.testing:
-        logging.basicConfig(
-            level=app.config["LOG_LEVEL"],
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
+        from .logs import configure
+
+        configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from .errors import Unavailable
@@ -78,10 +78,10 @@ def write_transaction() -> Iterator[Session]:
         begin_write()
         yield session
         session.commit()
-    except OperationalError as error:
-        session.rollback()
+    except DBAPIError as error:
+        rollback_quietly()
         if not is_unavailable(error):
-            raise
+            raise  # IntegrityError and real faults keep their type
         raise Unavailable("The database did not answer in time; try again.") from error
     except BaseException:
         session.rollback()
@@ -93,15 +93,27 @@ def write_transaction() -> Iterator[Session]:
 _SQLITE_TRANSIENT = ("database is locked", "database is busy", "unable to open database file")
 
 
-def is_unavailable(error: OperationalError) -> bool:
+def is_unavailable(error: DBAPIError) -> bool:
     """Whether a database error means the database is out of reach, not that the code is wrong.
 
-    On PostgreSQL every OperationalError is about the connection or the server
-    (schema mistakes are ProgrammingError there); on SQLite only lock timeouts
-    and unopenable files are.
+    A connection SQLAlchemy found dead (``connection_invalidated``: psycopg's "server
+    closed the connection", pool_pre_ping failing twice) always is. Otherwise only an
+    OperationalError can be: on PostgreSQL every one is about the connection or the
+    server (refused, reset, timed out; schema mistakes are ProgrammingError there); on
+    SQLite only lock timeouts and unopenable files are.
     """
     if error.connection_invalidated:
         return True
+    if not isinstance(error, OperationalError):
+        return False
     if db.engine.dialect.name != "sqlite":
         return True
     return any(text in str(error.orig) for text in _SQLITE_TRANSIENT)
+
+
+def rollback_quietly() -> None:
+    """Roll back after a failure; if the connection is dead even that fails, so drop it."""
+    try:
+        db.session.rollback()
+    except DBAPIError:
+        db.session.remove()

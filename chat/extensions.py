@@ -1,12 +1,15 @@
 """Extension objects, created unbound so that blueprints can import them."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
+
+from .apidoc import ChatApi
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -26,4 +29,7 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 socketio = SocketIO()
-openapi = Api()
+openapi = ChatApi()
+# Per-address by default; routes that count per user or per account pass their own key.
+# Settings (storage, strategy, on/off) come from the RATELIMIT_* config keys.
+limiter = Limiter(key_func=get_remote_address)

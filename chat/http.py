@@ -9,15 +9,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask import Flask, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import user_loaded_from_cookie
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from .database import is_unavailable
+from .database import is_unavailable, rollback_quietly
 from .errors import ServiceError, error_body
-from .extensions import db, login_manager
+from .extensions import login_manager
 from .services.accounts import load_user
 from .services.sessions import ensure_login_token
 
@@ -63,10 +63,14 @@ def register_http_handlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def _service_error(error: ServiceError):
         if wants_json():
-            return _json_error(error.status, error.code, error.message, **error.extra)
-        return render_template(
-            "error.html", status=error.status, message=error.message
-        ), error.status
+            response = _json_error(error.status, error.code, error.message, **error.extra)
+        else:
+            page = render_template("error.html", status=error.status, message=error.message)
+            response = make_response(page, error.status)
+        if "retry_after" in error.extra:
+            # A rate limit (429): the header says when, for clients that read only headers.
+            response.headers["Retry-After"] = str(error.extra["retry_after"])
+        return response
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error: CSRFError):
@@ -79,17 +83,20 @@ def register_http_handlers(app: Flask) -> None:
     def _http_error(error: HTTPException):
         status = error.code or 500
         if wants_json():
-            if status == 422:
-                # flask-smorest reports schema failures as 422; the API promises 400.
-                messages = (getattr(error, "data", None) or {}).get("messages", {})
+            data = getattr(error, "data", None)
+            if status == 422 or (status == 400 and isinstance(data, dict) and "messages" in data):
+                # A schema failure (webargs; 400 since apidoc.py, 422 by default).
+                messages = (data or {}).get("messages", {})
                 return _json_error(400, "invalid", _describe(messages), errors=messages)
             code = _HTTP_CODES.get(status, "error")
             return _json_error(status, code, error.description or error.name)
         return render_template("error.html", status=status, message=error.description), status
 
-    @app.errorhandler(OperationalError)
-    def _database_unavailable(error: OperationalError):
-        db.session.rollback()
+    # DBAPIError, not only OperationalError: a connection found dead mid-request can also
+    # surface as an InterfaceError (psycopg: "the connection is closed").
+    @app.errorhandler(DBAPIError)
+    def _database_unavailable(error: DBAPIError):
+        rollback_quietly()
         if not is_unavailable(error):
             return _unexpected(error)
         log.warning("database unavailable: %s", error)

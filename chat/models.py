@@ -61,6 +61,8 @@ class User(db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Bumped by a password change: part of get_id(), so older sessions stop loading.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     profile: Mapped[Profile] = relationship(
         back_populates="user", uselist=False, lazy="joined", cascade="all, delete-orphan"
@@ -72,7 +74,8 @@ class User(db.Model):
     is_authenticated = True
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What Flask-Login stores: the id and the session epoch (see services/passwords.py)."""
+        return f"{self.id}:{self.session_epoch or 0}"
 
     @property
     def display_name(self) -> str:

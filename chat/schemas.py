@@ -103,6 +103,17 @@ class LoginSchema(Schema):
         return _strip_strings(data, ("email",))
 
 
+class ChangePasswordSchema(Schema):
+    """``POST /api/me/password``: the current password, and the new one (not trimmed)."""
+
+    current_password = fields.String(
+        required=True, validate=validate.Length(1, PASSWORD_MAX_LENGTH)
+    )
+    new_password = fields.String(
+        required=True, validate=validate.Length(PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH)
+    )
+
+
 class CreateRoomSchema(Schema):
     title = fields.String(required=True, validate=validate.Length(1, TITLE_MAX_LENGTH))
     member_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=500))
@@ -186,6 +197,18 @@ class ChangesQuerySchema(Schema):
     limit = fields.Integer(load_default=200, validate=validate.Range(1, 500))
 
 
+class MarkReadSchema(Schema):
+    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+
+
+class SocketMarkReadSchema(MarkReadSchema):
+    room_id = fields.UUID(required=True)
+
+
+class SocketTypingSchema(Schema):
+    room_id = fields.UUID(required=True)
+
+
 class SyncSchema(Schema):
     """``{rooms: {room_id: last_change}}``: the client's catch-up cursors after a reconnect."""
 
@@ -235,6 +258,10 @@ class RoomSchema(Schema):
     last_change = fields.Integer(required=True)
     last_activity_at = UTCDateTime(required=True)
     members = fields.List(fields.Nested(UserSchema), required=True, attribute="member_users")
+    # Per viewer (services/reading.annotate); a room just created or joined has read all.
+    unread_count = fields.Integer(dump_default=0)
+    last_read_seq = fields.Integer()
+    last_message = fields.Nested(lambda: MessageSchema(), allow_none=True, dump_default=None)
 
 
 class RoomListSchema(Schema):

@@ -2,6 +2,11 @@
 
 The schema always comes from the Alembic migrations (built once, copied per
 test), so every test also exercises them.
+
+Tests marked ``both_databases`` run twice: on SQLite and on PostgreSQL (a fresh
+database per test, cloned from a migrated template; the real server gets its own
+database for the session). The PostgreSQL run skips when no server answers, except
+in CI, where it fails (tests/postgres_support.py).
 """
 
 from __future__ import annotations
@@ -17,9 +22,43 @@ from flask.testing import FlaskClient
 from chat import create_app
 from chat.extensions import db
 
+from . import postgres_support
+
 # The browser fixtures, for every test module (pytest finds fixtures imported here).
 from .browser_support import chromium, new_person, sync_pw  # noqa: F401
 from .support import ApiUser, ServerProcess
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run ``both_databases`` tests once per backend; the others use SQLite alone."""
+    if "db_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_databases"
+    ):
+        metafunc.parametrize("db_backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def db_backend(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A PostgreSQL database built by the migrations, which each test's database copies."""
+    from flask_migrate import upgrade
+
+    postgres_support.require_postgres()
+    template = postgres_support.TempDatabase(label="template").create()
+    try:
+        app = create_app("testing", SQLALCHEMY_DATABASE_URI=template.url_string)
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        yield template.name
+    finally:
+        template.drop()
 
 
 @pytest.fixture(scope="session")
@@ -36,18 +75,29 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def app(tmp_path: Path, migrated_template: Path) -> Iterator[Flask]:
-    database = tmp_path / "chat.sqlite3"
-    shutil.copy(migrated_template, database)
+def app(
+    tmp_path: Path, migrated_template: Path, db_backend: str, request: pytest.FixtureRequest
+) -> Iterator[Flask]:
+    pg_database = None
+    if db_backend == "postgresql":
+        template = request.getfixturevalue("pg_template")
+        pg_database = postgres_support.TempDatabase(template=template).create()
+        uri = pg_database.url_string
+    else:
+        database = tmp_path / "chat.sqlite3"
+        shutil.copy(migrated_template, database)
+        uri = f"sqlite:///{database}"
     app = create_app(
         "testing",
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{database}",
+        SQLALCHEMY_DATABASE_URI=uri,
         WTF_CSRF_ENABLED=True,
         UPLOAD_FOLDER=str(tmp_path / "uploads"),
     )
     yield app
     with app.app_context():
         db.engine.dispose()
+    if pg_database is not None:
+        pg_database.drop()
 
 
 @pytest.fixture
@@ -111,13 +161,33 @@ def make_user(app: Flask):
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One real gunicorn + gevent server for the socket tests; each test makes its own users."""
     process = ServerProcess(tmp_path_factory.mktemp("server"))
     process.migrate()
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The same server on a PostgreSQL database of its own (for ``both_databases`` tests)."""
+    postgres_support.require_postgres()
+    with postgres_support.temp_database(label="server") as database:
+        process = ServerProcess(
+            tmp_path_factory.mktemp("pg-server"), database_url=database.url_string
+        )
+        process.migrate()
+        process.start()
+        yield process
+        process.stop()
+
+
+@pytest.fixture
+def server(db_backend: str, request: pytest.FixtureRequest) -> ServerProcess:
+    """The real server on the test's backend (SQLite unless the test runs on both)."""
+    return request.getfixturevalue("pg_server" if db_backend == "postgresql" else "sqlite_server")
 
 
 @pytest.fixture

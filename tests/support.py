@@ -70,11 +70,18 @@ def free_port() -> int:
 class ServerProcess:
     """The real server (gunicorn + gevent, as ``make run`` starts it) on its own database."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, env: dict[str, str] | None = None, database_url: str | None = None
+    ) -> None:
+        """``database_url`` points it at PostgreSQL (tests/postgres_support.py); SQLite otherwise.
+
+        Several instances of one deployment share the database, ``REDIS_URL`` (in
+        ``env``) and the secret key below, so a session cookie works on all of them.
+        """
         self.workdir = workdir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.database_url = f"sqlite:///{workdir / 'chat.sqlite3'}"
+        self.database_url = database_url or f"sqlite:///{workdir / 'chat.sqlite3'}"
         self.env = {
             **os.environ,
             "FLASK_APP": "chat:create_app()",
@@ -86,6 +93,11 @@ class ServerProcess:
             "PASSWORD_HASH_TIME_COST": "1",
             "PASSWORD_HASH_MEMORY_KIB": "8",
             "ACCESS_LOG": "",
+            # The suite makes many users and messages from one address; the tests
+            # about limits start servers of their own with the limits on.
+            "RATELIMIT_ENABLED": "false",
+            # /_test/stats for the abuse tests (create_app refuses it in production).
+            "CHAT_TEST_ENDPOINTS": "true",
             **(env or {}),
         }
         self.process: subprocess.Popen | None = None

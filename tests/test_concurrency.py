@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-pytestmark = pytest.mark.server
+# On PostgreSQL too: the room row lock, not SQLite's single writer, must keep seqs gapless.
+pytestmark = [pytest.mark.server, pytest.mark.both_databases]
 
 
 def test_fifty_concurrent_sends_get_seqs_one_to_fifty(make_api_user) -> None:

@@ -23,6 +23,9 @@ from chat.models import Room, RoomMember
 from . import images
 from .support import ApiUser
 
+# One room per pair is the unique key's rule; PostgreSQL races for it for real.
+pytestmark = pytest.mark.both_databases
+
 
 def open_direct(user, other_id: str):
     return user.call("POST", "/api/rooms/direct", json={"user_id": other_id})

@@ -6,6 +6,9 @@ import pytest
 
 from .support import TRANSPORTS
 
+# The change counter and the row lock of edits are database rules: pinned on both.
+pytestmark = pytest.mark.both_databases
+
 
 def _post(user, room_id: str, body: str) -> dict:
     response = user.call("POST", f"/api/rooms/{room_id}/messages", json={"body": body})

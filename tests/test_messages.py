@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
 from chat.extensions import db
 from chat.models import Message
+
+# Seq numbering and client_id idempotency are rules of the database: pinned on both.
+pytestmark = pytest.mark.both_databases
 
 
 def _post(user, room_id: str, body, client_id=None):

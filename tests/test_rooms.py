@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from flask import Flask
 
 from .conftest import InProcessUser
+
+# Membership uniqueness and cascades are database rules: pinned on both.
+pytestmark = pytest.mark.both_databases
 
 
 def test_create_room_makes_creator_and_named_users_members(make_user) -> None:

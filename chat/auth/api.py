@@ -6,9 +6,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_smorest import Blueprint
 from flask_wtf.csrf import generate_csrf
 
-from ..schemas import CsrfSchema, LoginSchema, MeSchema, RegisterSchema
-from ..services import accounts
-from ..services.sessions import end_socket_session, start_session
+from ..schemas import ChangePasswordSchema, CsrfSchema, LoginSchema, MeSchema, RegisterSchema
+from ..services import accounts, passwords
+from ..services.sessions import end_socket_session, renew_after_password_change, start_session
+from ..throttling import login_per_account, login_per_address, password_checks, registrations
 
 blp = Blueprint("auth_api", __name__, url_prefix="/api", description="Accounts and sessions")
 
@@ -21,6 +22,7 @@ def csrf_token():
 
 
 @blp.post("/auth/register")
+@registrations
 @blp.arguments(RegisterSchema)
 @blp.response(201, MeSchema)
 def register(payload):
@@ -32,6 +34,8 @@ def register(payload):
 
 
 @blp.post("/auth/login")
+@login_per_address
+@login_per_account
 @blp.arguments(LoginSchema)
 @blp.response(200, MeSchema)
 def login(payload):
@@ -57,3 +61,20 @@ def logout():
 def me():
     """The logged-in user, with their email."""
     return current_user._get_current_object()
+
+
+@blp.post("/me/password")
+@password_checks
+@login_required
+@blp.arguments(ChangePasswordSchema)
+@blp.response(204)
+def change_password(payload):
+    """Change one's password: every other login is signed out, this one stays.
+
+    403 ``wrong_password`` when ``current_password`` is not right (limited like failed
+    logins); 400 ``common_password`` for a password on the common-passwords list.
+    """
+    user = passwords.change_password(
+        current_user._get_current_object(), payload["current_password"], payload["new_password"]
+    )
+    renew_after_password_change(user)

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..errors import ServiceError
 from ..services import accounts
 from ..services.sessions import end_socket_session, start_session
+from ..throttling import login_per_account, login_per_address, registrations
 from .forms import LoginForm, RegisterForm
 
 bp = Blueprint("auth", __name__)
@@ -25,6 +26,8 @@ def _safe_next(default: str) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_per_address
+@login_per_account
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("room.index"))
@@ -42,6 +45,7 @@ def login():
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@registrations
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("room.index"))

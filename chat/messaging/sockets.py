@@ -10,26 +10,29 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, Namespace
 from marshmallow import Schema, ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from ..database import is_unavailable
+from .. import logs
+from ..database import is_unavailable, rollback_quietly
 from ..errors import ServiceError
 from ..extensions import db
 from ..schemas import (
     MessageSchema,
     SocketDeleteMessageSchema,
     SocketEditMessageSchema,
+    SocketMarkReadSchema,
     SocketSendMessageSchema,
+    SocketTypingSchema,
     SyncSchema,
     validation_message,
 )
-from ..services import messages, realtime, rooms
+from ..services import connections, messages, ratelimits, reading, realtime
 from ..services.sessions import current_login_token
 
 log = logging.getLogger(__name__)
@@ -46,19 +49,21 @@ def socket_event(schema: type[Schema]) -> Callable:
     def decorate(handler: Callable) -> Callable:
         @functools.wraps(handler)
         def wrapper(self: Namespace, data: Any = None, *_extra: Any) -> dict[str, Any]:
-            if not current_user.is_authenticated:
-                return _failure("unauthorized", "Log in first.")
-            if not isinstance(data, dict):
-                return _failure("invalid", "The payload must be an object.")
             try:
+                # Inside the try: loading the user is a query, and it is the first to fail
+                # while the database is down (the client must get "unavailable", not silence).
+                if not current_user.is_authenticated:
+                    return _failure("unauthorized", "Log in first.")
+                if not isinstance(data, dict):
+                    return _failure("invalid", "The payload must be an object.")
                 payload = loader.load(data)
                 return {"ok": True, **handler(self, payload)}
             except ValidationError as error:
                 return _failure("invalid", validation_message(error))
             except ServiceError as error:
                 return _failure(error.code, error.message, **error.extra)
-            except OperationalError as error:
-                db.session.rollback()
+            except DBAPIError as error:
+                rollback_quietly()
                 if not is_unavailable(error):
                     log.exception("socket event %s failed", handler.__name__)
                     return _failure("internal", "Something went wrong on our side.")
@@ -73,26 +78,74 @@ def socket_event(schema: type[Schema]) -> Callable:
     return decorate
 
 
+def _refuse_unavailable(error: DBAPIError) -> NoReturn:
+    """A handshake that cannot read the database is refused with "unavailable" (retry)."""
+    rollback_quietly()
+    if not is_unavailable(error):
+        raise error
+    log.warning("socket refused, database unavailable: %s", error)
+    raise ConnectionRefusedError("unavailable")
+
+
 class ChatNamespace(Namespace):
     """The default namespace: one socket per browser tab."""
 
     def on_connect(self, auth: Any = None) -> None:
         # Raising (not returning) ConnectionRefusedError is what refuses the handshake.
-        if not current_user.is_authenticated:
+        try:
+            authenticated = current_user.is_authenticated
+        except DBAPIError as error:
+            _refuse_unavailable(error)
+        if not authenticated:
             raise ConnectionRefusedError("unauthorized")
-        room_ids = rooms.room_ids_of(current_user.id)
-        realtime.attach_socket(request.sid, current_user.id, room_ids)
-        token = current_login_token()
-        if token:
-            realtime.attach_session(request.sid, token)
+        # Checked next to the attach, with no I/O between them: under gevent nothing
+        # else runs in between, so concurrent handshakes cannot all slip under the cap.
+        try:
+            ratelimits.check_socket_capacity(current_user.id)
+        except ratelimits.TooManyConnections as refused:
+            raise ConnectionRefusedError(refused.code, refused.to_dict()) from None
+        try:
+            # Enters the user's channel first, with no I/O before it (the cap above holds).
+            room_ids = connections.attach(request.sid, current_user.id, current_login_token())
+        except DBAPIError as error:
+            _refuse_unavailable(error)
+        # Online means a socket anywhere: the index covers the other instances.
+        if not realtime.other_sockets(current_user.id, request.sid):
+            realtime.push_presence(current_user.id, True, realtime.channels_of(request.sid))
+        logs.event(
+            "socket_connect",
+            sid=request.sid,
+            user_id=current_user.id,
+            rooms=len(room_ids),
+            transport=request.args.get("transport"),
+        )
 
     def on_disconnect(self, reason: Any = None) -> None:
-        """Rooms are per connection and vanish with it; nothing to clean up."""
+        """Rooms are per connection and vanish with it; the last one takes presence along."""
+        connections.detach(request.sid)  # first: the index must not outlive the socket
+        logs.event("socket_disconnect", sid=request.sid, reason=reason)
+        try:
+            if not current_user.is_authenticated:
+                return
+        except DBAPIError:
+            rollback_quietly()
+            return  # no presence push while the database is down; nothing else to undo
+        if not realtime.other_sockets(current_user.id, request.sid):
+            realtime.push_presence(current_user.id, False, realtime.channels_of(request.sid))
 
     @socket_event(SocketSendMessageSchema)
     def on_send_message(self, payload: dict[str, Any]) -> dict[str, Any]:
-        message, _created = messages.post_message(
+        message, created = messages.post_message(
             current_user, payload["room_id"], payload["body"], payload["client_id"]
+        )
+        logs.event(
+            "message_sent",
+            sid=request.sid,
+            user_id=current_user.id,
+            room_id=message.room_id,
+            message_id=message.id,
+            seq=message.seq,
+            retry=not created,
         )
         return {"message": realtime.message_payload(message)}
 
@@ -105,6 +158,15 @@ class ChatNamespace(Namespace):
     def on_delete_message(self, payload: dict[str, Any]) -> dict[str, Any]:
         message = messages.delete_message(current_user, payload["message_id"])
         return {"message": realtime.message_payload(message)}
+
+    @socket_event(SocketTypingSchema)
+    def on_typing(self, payload: dict[str, Any]) -> dict[str, Any]:
+        reading.typing(current_user, payload["room_id"], sid=request.sid)
+        return {}
+
+    @socket_event(SocketMarkReadSchema)
+    def on_mark_read(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"seq": reading.mark_read(current_user, payload["room_id"], payload["seq"])}
 
     @socket_event(SyncSchema)
     def on_sync(self, payload: dict[str, Any]) -> dict[str, Any]:

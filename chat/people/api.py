@@ -18,6 +18,7 @@ from ..schemas import (
     UserQuerySchema,
 )
 from ..services import directory, profiles, rooms
+from ..throttling import avatar_uploads
 
 blp = Blueprint(
     "people_api", __name__, url_prefix="/api", description="Profiles, directory, direct rooms"
@@ -34,6 +35,7 @@ def update_me(payload):
 
 
 @blp.post("/me/avatar")
+@avatar_uploads
 @login_required
 @blp.arguments(AvatarUploadSchema, location="files")
 @blp.response(200, MeSchema)

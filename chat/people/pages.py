@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 
 from ..errors import ServiceError
 from ..services import directory, profiles, rooms
+from ..throttling import avatar_uploads
 from .forms import AvatarForm, DisplayNameForm, RemoveAvatarForm
 
 bp = Blueprint("people", __name__)
@@ -95,6 +96,7 @@ def rename():
 
 
 @bp.post("/profile/avatar")
+@avatar_uploads
 @login_required
 def upload_avatar():
     form = AvatarForm(prefix="photo")

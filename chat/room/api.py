@@ -7,8 +7,9 @@ import uuid
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint
 
-from ..schemas import CreateRoomSchema, RoomListSchema, RoomSchema
-from ..services import rooms
+from ..schemas import CreateRoomSchema, MarkReadSchema, RoomListSchema, RoomSchema
+from ..services import reading, rooms
+from ..throttling import room_creation
 
 blp = Blueprint("room_api", __name__, url_prefix="/api/rooms", description="Rooms and membership")
 
@@ -18,10 +19,11 @@ blp = Blueprint("room_api", __name__, url_prefix="/api/rooms", description="Room
 @blp.response(200, RoomListSchema)
 def list_rooms():
     """The caller's rooms, most recent activity first."""
-    return {"rooms": rooms.list_rooms(current_user)}
+    return {"rooms": reading.annotate(rooms.list_rooms(current_user), current_user.id)}
 
 
 @blp.post("")
+@room_creation
 @login_required
 @blp.arguments(CreateRoomSchema)
 @blp.response(201, RoomSchema)
@@ -35,7 +37,7 @@ def create_room(payload):
 @blp.response(200, RoomSchema)
 def get_room(room_id: uuid.UUID):
     """One room; 404 unless the caller is a member."""
-    return rooms.get_room(current_user, room_id)
+    return reading.annotate([rooms.get_room(current_user, room_id)], current_user.id)[0]
 
 
 @blp.post("/<uuid:room_id>/join")
@@ -52,3 +54,12 @@ def join_room(room_id: uuid.UUID):
 def leave_room(room_id: uuid.UUID):
     """Leave a group room; its pushes stop at once."""
     rooms.leave_room(current_user, room_id)
+
+
+@blp.post("/<uuid:room_id>/read")
+@login_required
+@blp.arguments(MarkReadSchema)
+@blp.response(204)
+def mark_read(payload, room_id: uuid.UUID):
+    """Mark the room read up to ``seq`` (never backwards); the caller's other tabs follow."""
+    reading.mark_read(current_user, room_id, payload["seq"])

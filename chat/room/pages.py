@@ -8,18 +8,28 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from ..errors import ServiceError
-from ..services import messages, rooms
+from ..services import messages, presence, reading, rooms
+from ..throttling import room_creation
 from .forms import CreateRoomForm, JoinRoomForm
 from .links import parse_room_reference
 
 bp = Blueprint("room", __name__)
 
+HISTORY_PAGE = 50
+
+
+def _sidebar() -> dict:
+    """What the sidebar of every room page shows: the rooms with unread counts and presence."""
+    user_rooms = reading.annotate(rooms.list_rooms(current_user), current_user.id)
+    peers = [room.peer_of(current_user.id) for room in user_rooms]
+    online = presence.online_among(peer.id for peer in peers if peer is not None)
+    return {"rooms": user_rooms, "online_ids": online}
+
 
 def _render_index(create_form: CreateRoomForm, join_form: JoinRoomForm, status: int = 200):
-    user_rooms = rooms.list_rooms(current_user)
     return (
         render_template(
-            "room/index.html", rooms=user_rooms, create_form=create_form, join_form=join_form
+            "room/index.html", create_form=create_form, join_form=join_form, **_sidebar()
         ),
         status,
     )
@@ -32,6 +42,7 @@ def index():
 
 
 @bp.post("/rooms")
+@room_creation
 @login_required
 def create():
     create_form = CreateRoomForm(prefix="create")
@@ -69,11 +80,17 @@ def join_link(room_id: uuid.UUID):
 @bp.get("/rooms/<uuid:room_id>")
 @login_required
 def show(room_id: uuid.UUID):
-    room = rooms.get_room(current_user, room_id)
-    latest = messages.history(current_user, room_id, limit=50)
+    room = reading.annotate([rooms.get_room(current_user, room_id)], current_user.id)[0]
+    latest = messages.history(current_user, room_id, limit=HISTORY_PAGE)
+    sidebar = _sidebar()
+    member_online = presence.online_among(member.user_id for member in room.members)
     return render_template(
         "room/show.html",
         room=room,
         messages=latest,
+        history_page=HISTORY_PAGE,
+        member_online=member_online,
         join_link=url_for("room.join_link", room_id=room.id, _external=True),
+        active_room_id=room.id,
+        **sidebar,
     )

@@ -19,6 +19,7 @@ from ..database import write_transaction
 from ..errors import Conflict, Unauthorized
 from ..extensions import db
 from ..models import Profile, User
+from . import passwords
 from .profiles import clean_display_name
 
 _DUMMY_PASSWORD = "not-a-real-password-only-for-timing"
@@ -50,6 +51,7 @@ def register(email: str, password: str, display_name: str) -> User:
     """Create a user and their profile; a taken email is a 409."""
     # The same name rule as a later rename (no control characters, 1 to 50 characters).
     name = clean_display_name(display_name)
+    passwords.check_new_password(password)
     user = User(email=normalize_email(email), password_hash=hash_password(password))
     user.profile = Profile(display_name=name)
     try:
@@ -81,10 +83,28 @@ def authenticate(email: str, password: str) -> User:
     return user
 
 
-def load_user(user_id: str) -> User | None:
-    """Flask-Login's loader: a malformed id in a cookie is simply no user."""
+def verify_password(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's (for a change of password, not for login)."""
     try:
-        key = uuid.UUID(user_id)
+        return _hasher().verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's loader: ``"<uuid>:<session epoch>"`` from the session or remember cookie.
+
+    An id whose epoch is not the user's current one belongs to a login from before
+    the last password change (``passwords.py``): no user. An id without an epoch
+    (sessions from before epochs existed) counts as epoch 0. A malformed id is no user.
+    """
+    raw_id, _, raw_epoch = (user_id or "").partition(":")
+    try:
+        key = uuid.UUID(raw_id)
+        epoch = int(raw_epoch) if raw_epoch else 0
     except (TypeError, ValueError):
         return None
-    return db.session.get(User, key)
+    user = db.session.get(User, key)
+    if user is None or user.session_epoch != epoch:
+        return None
+    return user

@@ -15,11 +15,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..database import write_transaction
-from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import Message, Room, User, utcnow
-from . import realtime
-from .rooms import is_member, require_member, room_ids_of
+from . import permissions, ratelimits, realtime
+from .permissions import require_member
+from .rooms import room_ids_of
 
 
 def _stored_retry(sender_id: uuid.UUID, client_id: str, room_id: uuid.UUID) -> Message | None:
@@ -42,7 +43,11 @@ def post_message(
 
     A repeated ``client_id`` returns the stored message with ``created=False``
     and pushes nothing: the first attempt already did.
+
+    Each attempt spends one of the sender's message budget (``RateLimited``, 429,
+    beyond it), here rather than in a route so that HTTP and the socket share it.
     """
+    ratelimits.consume("messages", sender.id)
     try:
         with write_transaction() as session:
             require_member(sender.id, room_id)
@@ -102,12 +107,10 @@ def _authored_message(session, author: User, message_id: int) -> Message:
     FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers)
     keeps an edit racing a delete from resurrecting the deleted body.
     """
-    message = session.get(Message, message_id, with_for_update=True, populate_existing=True)
-    if message is None or not is_member(author.id, message.room_id):
-        # The same answer for a message that does not exist and one in a room you are not in.
-        raise NotFound("No such message.")
-    if message.sender_id != author.id:
-        raise Forbidden("Only the author can change this message.", code="not_author")
+    message = permissions.require_author(
+        author.id,
+        session.get(Message, message_id, with_for_update=True, populate_existing=True),
+    )
     if message.deleted:
         raise NotFound("This message was deleted.", code="message_deleted")
     return message

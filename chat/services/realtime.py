@@ -3,17 +3,22 @@
 Every socket joins ``user:<id>`` (all of that user's sockets) and
 ``room:<id>`` for each chat room the user belongs to, chosen from the database
 on connect and never from a name the client sends. Membership changes move the
-user's open sockets in or out of the room's channel at once.
+user's open sockets in or out of the room's channel at once, on whichever instance
+they are connected: ``socket_registry`` knows every instance's sids of a user or a
+login, and python-socketio's Redis manager forwards ``enter_room``, ``leave_room`` and
+``disconnect`` for a sid held elsewhere to the instance that holds it.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from ..extensions import socketio
 from ..models import Message, Room
 from ..schemas import MessageSchema, RoomSchema, UserSchema, viewing_as
+from . import socket_registry
 
 NAMESPACE = "/"
 
@@ -31,26 +36,56 @@ def user_channel(user_id: uuid.UUID | str) -> str:
 
 
 def _user_sids(user_id: uuid.UUID | str) -> list[str]:
+    """The user's sockets on *this* instance."""
     manager = socketio.server.manager
     return [sid for sid, _eio_sid in manager.get_participants(NAMESPACE, user_channel(user_id))]
 
 
-def attach_socket(sid: str, user_id: uuid.UUID, room_ids: list[uuid.UUID]) -> None:
-    """Subscribe a freshly connected socket to its user's channel and rooms."""
-    socketio.server.enter_room(sid, user_channel(user_id), namespace=NAMESPACE)
+def _sids_everywhere(channel: str) -> list[str]:
+    """The sockets in ``channel`` on every instance (this one alone without Redis)."""
+    return socket_registry.current().sids(channel)
+
+
+def attach_socket(sid: str, user_id: uuid.UUID, login_token: str | None) -> None:
+    """Put a freshly connected socket in its user's and its login's channels, and index it.
+
+    Called *before* the socket's rooms are read from the database: a membership change
+    committed after that read finds the socket in the index, and one committed before
+    it is in what the read returns, so no join falls between the two.
+    """
+    channels = [user_channel(user_id)]
+    if login_token:
+        channels.append(session_channel(login_token))
+    for channel in channels:
+        socketio.server.enter_room(sid, channel, namespace=NAMESPACE)
+    socket_registry.current().add(sid, channels)
+
+
+def attach_rooms(sid: str, room_ids: Iterable[uuid.UUID]) -> None:
+    """Subscribe one socket of this instance to rooms read from the database."""
     for room_id in room_ids:
         socketio.server.enter_room(sid, room_channel(room_id), namespace=NAMESPACE)
 
 
+def detach_rooms(sid: str, room_ids: Iterable[uuid.UUID]) -> None:
+    for room_id in room_ids:
+        socketio.server.leave_room(sid, room_channel(room_id), namespace=NAMESPACE)
+
+
+def detach_socket(sid: str) -> None:
+    """Forget a closed socket (Socket.IO itself drops it from its rooms)."""
+    socket_registry.current().remove(sid)
+
+
 def subscribe_user(user_id: uuid.UUID, room_id: uuid.UUID) -> None:
-    """Make every open socket of the user receive the room from now on."""
-    for sid in _user_sids(user_id):
+    """Make every open socket of the user, on any instance, receive the room from now on."""
+    for sid in _sids_everywhere(user_channel(user_id)):
         socketio.server.enter_room(sid, room_channel(room_id), namespace=NAMESPACE)
 
 
 def unsubscribe_user(user_id: uuid.UUID, room_id: uuid.UUID) -> None:
-    """Stop every open socket of the user from receiving the room."""
-    for sid in _user_sids(user_id):
+    """Stop every open socket of the user, on any instance, from receiving the room."""
+    for sid in _sids_everywhere(user_channel(user_id)):
         socketio.server.leave_room(sid, room_channel(room_id), namespace=NAMESPACE)
 
 
@@ -115,18 +150,119 @@ def push_user_updated(user: Any, room_ids: list[uuid.UUID]) -> None:
     socketio.emit("user_updated", {"user": _user_schema.dump(user)}, to=channels)
 
 
+def push_read(user_id: uuid.UUID, room_id: uuid.UUID, seq: int) -> None:
+    """The reader's own tabs learn the new read marker (their badges follow)."""
+    socketio.emit("read", {"room_id": str(room_id), "seq": seq}, to=user_channel(user_id))
+
+
+def push_typing(user: Any, room_id: uuid.UUID, skip_sid: str | None = None) -> None:
+    socketio.emit(
+        "typing",
+        {"room_id": str(room_id), "user_id": str(user.id), "display_name": user.display_name},
+        to=room_channel(room_id),
+        skip_sid=skip_sid,
+    )
+
+
+def push_presence(user_id: uuid.UUID | str, online: bool, channels: list[str]) -> None:
+    """A user came online (first socket) or went offline (last socket closed)."""
+    if channels:
+        socketio.emit(
+            "presence", {"user_id": str(user_id), "online": online}, to=sorted(set(channels))
+        )
+
+
+def channels_of(sid: str) -> list[str]:
+    """The room and user channels one local socket is in (whoever shares one sees it)."""
+    rooms = socketio.server.manager.get_rooms(sid, NAMESPACE)
+    return [name for name in rooms if name.startswith(("room:", "user:"))]
+
+
+def other_local_sockets(user_id: uuid.UUID | str, sid: str) -> list[str]:
+    return [other for other in _user_sids(user_id) if other != sid]
+
+
+def other_sockets(user_id: uuid.UUID | str, sid: str) -> list[str]:
+    """The user's sockets other than ``sid`` on every instance (presence: online anywhere)."""
+    return [other for other in _sids_everywhere(user_channel(user_id)) if other != sid]
+
+
 def session_channel(login_token: str) -> str:
     return f"session:{login_token}"
 
 
-def attach_session(sid: str, login_token: str) -> None:
-    socketio.server.enter_room(sid, session_channel(login_token), namespace=NAMESPACE)
-
-
 def disconnect_session(login_token: str) -> None:
-    """Close every socket opened under one login: the client is told, then cut off."""
+    """Close every socket opened under one login, on any instance: told, then cut off.
+
+    The emit reaches every instance through the message queue; the disconnects are
+    forwarded by sid, after it, so each socket gets ``session_ended`` first.
+    """
     channel = session_channel(login_token)
     socketio.emit("session_ended", {"reason": "logged_out"}, to=channel)
-    manager = socketio.server.manager
-    for sid, _eio_sid in list(manager.get_participants(NAMESPACE, channel)):
+    for sid in _sids_everywhere(channel):
         socketio.server.disconnect(sid, namespace=NAMESPACE)
+
+
+def close_local_sockets() -> int:
+    """Drop every socket of this instance at the transport, for a graceful shutdown.
+
+    Not a Socket.IO disconnect (clients take that as final and stay offline): the
+    Engine.IO connection is aborted, which clients treat as a lost connection and
+    answer by reconnecting, through the load balancer, to an instance that is still
+    up; their catch-up then fills what they missed. Returns how many were closed.
+    """
+    server = socketio.server
+    engineio = getattr(server, "eio", None)
+    if engineio is None:
+        return 0
+    sockets = list(engineio.sockets.values())
+    for eio_socket in sockets:
+        eio_socket.close(wait=False, abort=True)
+    return len(sockets)
+
+
+# ---- security: socket caps and password changes ---------------------------------
+
+
+def socket_count(user_id: uuid.UUID | str) -> int:
+    """How many sockets the user has open on this instance (the cap on connections)."""
+    return len(_user_sids(user_id))
+
+
+def disconnect_user_except_session(
+    user_id: uuid.UUID | str, keep_login_token: str | None, reason: str
+) -> int:
+    """Close every socket of the user that was not opened under ``keep_login_token``.
+
+    Used after a password change: the other logins are signed out, and their open
+    sockets, which hold their own copy of the old session, must not outlive that.
+    Each is told why (``session_ended``), then cut off, on whichever instance it is.
+    Returns how many were closed.
+    """
+    kept = set(_sids_everywhere(session_channel(keep_login_token))) if keep_login_token else set()
+    closing = [sid for sid in _sids_everywhere(user_channel(user_id)) if sid not in kept]
+    for sid in closing:
+        socketio.emit("session_ended", {"reason": reason}, to=sid)
+    for sid in closing:
+        socketio.server.disconnect(sid, namespace=NAMESPACE)
+    return len(closing)
+
+
+def refresh_session_sockets(login_token: str, values: dict[str, Any]) -> None:
+    """Update the session copy that each socket of one login keeps (Flask-SocketIO).
+
+    A socket reads the session once, at connect, and keeps that copy
+    (``manage_session=True``). When a password change renews the login's user id
+    (its session epoch), the login's own sockets get the new id too, so that they
+    keep working while every other login's copy stops being accepted. Only this
+    instance's sockets can be reached (the copy lives in the socket's environ); a
+    socket of this login held by another instance is refused at its next event and
+    reconnects with the renewed cookie.
+    """
+    server = socketio.server
+    channel = session_channel(login_token)
+    for sid, _eio_sid in list(server.manager.get_participants(NAMESPACE, channel)):
+        environ = server.get_environ(sid, namespace=NAMESPACE)
+        saved = environ.get("saved_session") if environ else None
+        if saved is not None:
+            saved.update(values)

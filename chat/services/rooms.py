@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -17,27 +17,16 @@ from ..database import write_transaction
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..models import DIRECT_ROOM_TITLE, Room, RoomMember, User, utcnow
-from . import realtime
+from . import permissions, realtime
 
-ROOM_NOT_FOUND = "No such room, or you are not a member of it."
+# The access rules themselves live in permissions.py; these names are kept for callers.
+ROOM_NOT_FOUND = permissions.ROOM_NOT_FOUND
+is_member = permissions.is_member
+require_member = permissions.require_member
 
 
 def _room_query():
     return select(Room).options(selectinload(Room.members))
-
-
-def is_member(user_id: uuid.UUID, room_id: uuid.UUID) -> bool:
-    return bool(
-        db.session.scalar(
-            select(exists().where(RoomMember.room_id == room_id, RoomMember.user_id == user_id))
-        )
-    )
-
-
-def require_member(user_id: uuid.UUID, room_id: uuid.UUID) -> None:
-    """Raise 404 unless the user belongs to the room (the read/write authorization rule)."""
-    if not is_member(user_id, room_id):
-        raise NotFound(ROOM_NOT_FOUND)
 
 
 def get_room(user: User, room_id: uuid.UUID) -> Room:
@@ -97,14 +86,15 @@ def create_group_room(creator: User, title: str, member_ids: list[uuid.UUID]) ->
 
 def join_room(user: User, room_id: uuid.UUID) -> Room:
     """Join a group room by its id (or link); joining twice is harmless."""
-    room = db.session.get(Room, room_id)
-    if room is None or room.kind != "group":
-        # A direct room is private to its two members: it does not exist for others.
-        raise NotFound(ROOM_NOT_FOUND)
+    # A direct room is private to its two members: it does not exist for others.
+    room = permissions.require_joinable(db.session.get(Room, room_id))
     if not is_member(user.id, room_id):
         try:
             with write_transaction() as session:
-                session.add(RoomMember(room_id=room_id, user_id=user.id))
+                # History from before joining does not count as unread.
+                session.add(
+                    RoomMember(room_id=room_id, user_id=user.id, last_read_seq=room.last_seq)
+                )
         except IntegrityError:
             pass  # joined concurrently from another tab: the goal is reached
         else:
@@ -177,8 +167,9 @@ def open_direct_room(user: User, other_id: uuid.UUID) -> tuple[Room, bool]:
 
 def leave_room(user: User, room_id: uuid.UUID) -> None:
     """Leave a group room; the user's sockets stop receiving it at once."""
+    require_member(user.id, room_id)
     room = db.session.get(Room, room_id)
-    if room is None or not is_member(user.id, room_id):
+    if room is None:
         raise NotFound(ROOM_NOT_FOUND)
     if room.kind != "group":
         raise Invalid("A direct conversation cannot be left.", code="direct_room")

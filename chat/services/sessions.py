@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import secrets
 
-from flask import session
+from flask import current_app, request, session
+from flask_login import login_user
 
+from ..models import User
 from . import realtime
 
 _TOKEN_KEY = "login_token"
@@ -53,3 +55,22 @@ def ensure_login_token(*_args: object, **_kwargs: object) -> None:
     """
     if current_login_token() is None:
         session[_TOKEN_KEY] = secrets.token_urlsafe(16)
+
+
+def renew_after_password_change(user: User) -> None:
+    """Keep this login signed in after a password change, and sign out every other one.
+
+    The change bumped the user's session epoch, which invalidates every stored copy
+    of the user id, this login's included: this login gets the new id (and a new
+    remember-me cookie if it had one), and so do the session copies its open
+    sockets keep. The user's other sockets are told ``session_ended`` and closed;
+    their sessions can no longer load the user anyway.
+    """
+    had_remember_cookie = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in (
+        request.cookies
+    )
+    login_user(user, remember=had_remember_cookie)
+    token = current_login_token()
+    if token:
+        realtime.refresh_session_sockets(token, {"_user_id": user.get_id()})
+    realtime.disconnect_user_except_session(user.id, token, reason="password_changed")

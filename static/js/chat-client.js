@@ -68,7 +68,16 @@
       for (const event of ["message", "message_updated", "message_deleted"]) {
         this.socket.on(event, (message) => this._onPush(message));
       }
-      for (const event of ["member_joined", "member_left", "room_added"]) {
+      for (const event of [
+        "member_joined",
+        "member_left",
+        "room_added",
+        "room_created",
+        "user_updated",
+        "typing",
+        "presence",
+        "read",
+      ]) {
         this.socket.on(event, (data) => this._emit(event, data));
       }
       // The browser knows it is offline before any ping times out: say so and stop trying;
@@ -80,6 +89,50 @@
       window.addEventListener("online", () => this.socket.connect());
     }
 
+    // One client (one socket) per page, shared by the sidebar and the open room.
+    static shared(userId) {
+      if (!window.chatClient) window.chatClient = new ChatClient({ userId });
+      return window.chatClient;
+    }
+
+    // An acknowledged emit as a promise: {ok: true, ...} or {ok: false, error, message}.
+    request(event, payload) {
+      return new Promise((resolve) => {
+        if (!this.socket.connected) {
+          resolve({ ok: false, error: "disconnected", message: "Not connected to the server." });
+          return;
+        }
+        this.socket.timeout(ACK_TIMEOUT_MS).emit(event, payload, (err, ack) => {
+          if (err) resolve({ ok: false, error: "timeout", message: "The server did not answer." });
+          else resolve(ack || { ok: false, error: "error", message: "No answer." });
+        });
+      });
+    }
+
+    async editMessage(messageId, body) {
+      const ack = await this.request("edit_message", { message_id: messageId, body });
+      if (ack.ok) this._onPush(ack.message);
+      return ack;
+    }
+
+    async deleteMessage(messageId) {
+      const ack = await this.request("delete_message", { message_id: messageId });
+      if (ack.ok) this._onPush(ack.message);
+      return ack;
+    }
+
+    typing(roomId) {
+      if (this.socket.connected) this.socket.emit("typing", { room_id: roomId });
+    }
+
+    markRead(roomId, seq) {
+      return this.request("mark_read", { room_id: roomId, seq });
+    }
+
+    cursor(roomId) {
+      return this.cursors.get(roomId);
+    }
+
     on(event, handler) {
       (this.listeners[event] = this.listeners[event] || []).push(handler);
     }
@@ -89,7 +142,11 @@
     }
 
     track(roomId, lastSeq, lastChange) {
-      this.cursors.set(roomId, { lastSeq, lastChange });
+      if (!this.cursors.has(roomId)) this.cursors.set(roomId, { lastSeq, lastChange });
+    }
+
+    untrack(roomId) {
+      this.cursors.delete(roomId);
     }
 
     // Apply a message (new, edited or deleted) once, in change order, and move the cursor.

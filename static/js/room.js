@@ -1,5 +1,6 @@
-// The room page: renders the room's messages and the composer on top of ChatClient.
-// Everything user-written is inserted with textContent, never as HTML.
+// The open room: history (grouped by sender, split by day, older pages on scroll), the
+// composer with its outbox, typing indicators, read state, and editing one's own messages.
+// Everything user-written is inserted with textContent (links are built as elements).
 (function () {
   "use strict";
 
@@ -8,73 +9,197 @@
 
   const roomId = roomEl.dataset.roomId;
   const userId = roomEl.dataset.userId;
+  const pageSize = Number(roomEl.dataset.pageSize || 50);
   const list = document.getElementById("messages");
   const form = document.getElementById("composer");
   const input = document.getElementById("composer-body");
   const errorEl = document.getElementById("composer-error");
-  const connectionEl = document.getElementById("connection");
+  const typingEl = document.getElementById("typing");
+  const olderButton = document.getElementById("load-older");
   const memberCount = document.getElementById("member-count");
+  const membersEl = document.getElementById("members");
+  const titleEl = document.getElementById("room-title");
 
-  const client = new window.ChatClient({ userId });
+  const client = window.ChatClient.shared(userId);
   client.track(roomId, Number(roomEl.dataset.lastSeq || 0), Number(roomEl.dataset.lastChange || 0));
+
+  const GROUP_WINDOW_MS = 5 * 60 * 1000;
+  const TYPING_SEND_EVERY_MS = 2500;
+  const TYPING_SHOWN_FOR_MS = 5000;
+  const URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+/gi;
+  const DELETED_AVATAR = "/static/img/deleted-user.svg";
+
+  // ---- rendering ---------------------------------------------------------------
 
   function formatTime(iso) {
     return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
-  function localiseTimes(root) {
-    root.querySelectorAll("time[datetime]").forEach((el) => {
-      el.textContent = formatTime(el.getAttribute("datetime"));
-      el.title = new Date(el.getAttribute("datetime")).toLocaleString();
-    });
+  function dayLabel(date) {
+    const today = new Date();
+    const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+    if (date.toDateString() === today.toDateString()) return "Today";
+    if (date.toDateString() === yesterday.toDateString()) return "Yesterday";
+    return date.toLocaleDateString([], { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+  }
+
+  // Plain text with http(s) links made clickable; nothing is ever parsed as HTML.
+  function fillBody(el, text) {
+    el.replaceChildren();
+    let last = 0;
+    for (const match of text.matchAll(URL_PATTERN)) {
+      let url = match[0];
+      const trailing = url.match(/[).,!?:;'"]+$/);
+      if (trailing) url = url.slice(0, -trailing[0].length);
+      el.append(document.createTextNode(text.slice(last, match.index)));
+      const link = document.createElement("a");
+      link.href = url;
+      link.textContent = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer nofollow";
+      el.append(link);
+      last = match.index + url.length;
+    }
+    el.append(document.createTextNode(text.slice(last)));
   }
 
   function fillMessage(li, message) {
-    li.className = "message" + (message.sender_id === userId ? " own" : "");
-    li.classList.toggle("deleted", Boolean(message.deleted));
+    const own = message.sender_id === userId;
+    li.className = "message" + (own ? " own" : "") + (message.deleted ? " deleted" : "");
     li.dataset.id = String(message.id);
     li.dataset.seq = String(message.seq);
-    li.replaceChildren();
+    li.dataset.change = String(message.change_seq);
+    li.dataset.senderId = message.sender_id || "";
+    li.dataset.createdAt = message.created_at;
+    const avatar = document.createElement("img");
+    Object.assign(avatar, {
+      className: "avatar avatar-sm message-avatar",
+      src: message.sender ? message.sender.avatar_url : DELETED_AVATAR,
+      alt: "",
+      width: 32,
+      height: 32,
+    });
+    const main = document.createElement("div");
+    main.className = "message-main";
+    const head = document.createElement("div");
+    head.className = "message-head";
     const sender = document.createElement("span");
     sender.className = "sender";
+    sender.dir = "auto";
     sender.textContent = message.sender ? message.sender.display_name : "Deleted user";
     const time = document.createElement("time");
     time.setAttribute("datetime", message.created_at);
-    time.textContent = formatTime(message.created_at);
+    head.append(sender, time);
     const body = document.createElement("p");
     body.className = "body";
-    body.textContent = message.deleted ? "message deleted" : message.body;
-    li.append(sender, time, body);
+    body.dir = "auto";
+    body.dataset.raw = message.deleted ? "" : message.body;
+    main.append(head, body);
     if (message.edited_at && !message.deleted) {
       const edited = document.createElement("span");
       edited.className = "edited muted";
       edited.textContent = "(edited)";
-      li.append(edited);
+      main.append(edited);
+    }
+    li.replaceChildren(avatar, main);
+    decorate(li);
+  }
+
+  // Local times, clickable links and, on one's own messages, the edit/delete actions.
+  function decorate(li) {
+    const time = li.querySelector("time[datetime]");
+    if (time) {
+      const when = new Date(time.getAttribute("datetime"));
+      time.textContent = formatTime(when);
+      time.title = when.toLocaleString();
+    }
+    const body = li.querySelector(".body");
+    const deleted = li.classList.contains("deleted");
+    if (body && !deleted) fillBody(body, body.dataset.raw ?? body.textContent);
+    if (body && deleted) body.textContent = "message deleted";
+    if (li.classList.contains("own") && !deleted && li.dataset.id && !li.querySelector(".actions")) {
+      li.querySelector(".message-main").append(actionsFor(li));
     }
   }
+
+  function actionsFor(li) {
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    const edit = document.createElement("button");
+    edit.type = "button";
+    edit.className = "link";
+    edit.textContent = "Edit";
+    edit.setAttribute("aria-label", "Edit message");
+    edit.addEventListener("click", () => startEdit(li));
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "link danger";
+    remove.textContent = "Delete";
+    remove.setAttribute("aria-label", "Delete message");
+    remove.addEventListener("click", () => confirmDelete(li));
+    actions.append(edit, remove);
+    return actions;
+  }
+
+  // Group consecutive messages of one sender, and separate days (the viewer's time zone).
+  let relayoutQueued = false;
+  function relayout() {
+    if (relayoutQueued) return;
+    relayoutQueued = true;
+    requestAnimationFrame(() => {
+      relayoutQueued = false;
+      list.querySelectorAll("li.day-separator").forEach((el) => el.remove());
+      let previous = null;
+      for (const li of list.querySelectorAll("li.message[data-seq]")) {
+        const when = new Date(li.dataset.createdAt);
+        const prevWhen = previous ? new Date(previous.dataset.createdAt) : null;
+        const newDay = !prevWhen || prevWhen.toDateString() !== when.toDateString();
+        if (newDay) {
+          const separator = document.createElement("li");
+          separator.className = "day-separator";
+          separator.setAttribute("role", "separator");
+          separator.textContent = dayLabel(when);
+          li.before(separator);
+        }
+        const grouped =
+          !newDay &&
+          previous &&
+          previous.dataset.senderId === li.dataset.senderId &&
+          when - prevWhen < GROUP_WINDOW_MS;
+        li.classList.toggle("grouped", Boolean(grouped));
+        previous = li;
+      }
+    });
+  }
+
+  const byId = (id) => list.querySelector(`li.message[data-id="${CSS.escape(String(id))}"]`);
 
   // Insert or update a stored message, keeping the list in seq order.
   function showMessage(message) {
     if (message.room_id !== roomId) return;
-    const pending = list.querySelector(`li[data-client-id="${CSS.escape(message.client_id || "")}"]`);
-    if (pending && message.sender_id === userId) pending.remove();
-    let li = list.querySelector(`li[data-id="${message.id}"]`);
+    if (message.client_id && message.sender_id === userId) {
+      const pending = list.querySelector(`li[data-client-id="${CSS.escape(message.client_id)}"]`);
+      if (pending) pending.remove();
+    }
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+    let li = byId(message.id);
+    if (li && Number(li.dataset.change || 0) > message.change_seq) return;
     if (!li) {
       li = document.createElement("li");
       fillMessage(li, message);
-      const later = Array.from(list.querySelectorAll("li[data-seq]")).find(
+      const later = Array.from(list.querySelectorAll("li.message[data-seq]")).find(
         (other) => Number(other.dataset.seq) > message.seq
       );
-      const firstPending = list.querySelector("li.pending");
-      list.insertBefore(li, later || firstPending || null);
-    } else {
+      list.insertBefore(li, later || list.querySelector("li.pending") || null);
+    } else if (!li.querySelector(".edit-form")) {
       fillMessage(li, message);
     }
+    relayout();
+    clearTyping(message.sender_id);
     if (nearBottom || message.sender_id === userId) list.scrollTop = list.scrollHeight;
   }
 
-  // A message of the outbox: pending until acknowledged, failed with a retry button.
+  // A message of the outbox: pending until acknowledged, failed with Retry and Discard.
   function showOutboxItem(item) {
     if (item.room_id !== roomId) return;
     let li = list.querySelector(`li[data-client-id="${CSS.escape(item.client_id)}"]`);
@@ -89,14 +214,16 @@
       list.appendChild(li);
     }
     li.className = `message own pending ${item.state}`;
-    li.replaceChildren();
+    const main = document.createElement("div");
+    main.className = "message-main";
     const status = document.createElement("span");
     status.className = "status";
     status.textContent = item.state === "failed" ? `Not sent: ${item.error || ""}` : "Sending…";
     const body = document.createElement("p");
     body.className = "body";
+    body.dir = "auto";
     body.textContent = item.body;
-    li.append(status, body);
+    main.append(status, body);
     if (item.state === "failed") {
       const retry = document.createElement("button");
       retry.type = "button";
@@ -108,37 +235,235 @@
       discard.className = "discard link";
       discard.textContent = "Discard";
       discard.addEventListener("click", () => client.discard(item.client_id));
-      li.append(retry, discard);
+      main.append(retry, discard);
     }
+    li.replaceChildren(main);
     list.scrollTop = list.scrollHeight;
   }
 
-  client.on("message", showMessage);
+  // ---- editing ------------------------------------------------------------------
+
+  function startEdit(li) {
+    const body = li.querySelector(".body");
+    if (!body || li.querySelector(".edit-form")) return;
+    const original = body.dataset.raw ?? body.textContent;
+    const editor = document.createElement("form");
+    editor.className = "edit-form";
+    const label = document.createElement("label");
+    label.className = "visually-hidden";
+    label.textContent = "Edit message";
+    const area = document.createElement("textarea");
+    area.value = original;
+    area.rows = 2;
+    area.maxLength = 4000;
+    area.id = `edit-${li.dataset.id}`;
+    label.htmlFor = area.id;
+    const save = document.createElement("button");
+    save.type = "submit";
+    save.textContent = "Save";
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "link";
+    cancel.textContent = "Cancel";
+    const problem = document.createElement("span");
+    problem.className = "field-error";
+    problem.setAttribute("role", "alert");
+    editor.append(label, area, save, cancel, problem);
+    body.hidden = true;
+    li.querySelector(".message-main").append(editor);
+    area.focus();
+    const close = () => {
+      editor.remove();
+      body.hidden = false;
+    };
+    cancel.addEventListener("click", close);
+    area.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") close();
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        editor.requestSubmit();
+      }
+    });
+    editor.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = area.value.trim();
+      if (!text || text === original) return close();
+      const ack = await client.editMessage(Number(li.dataset.id), text);
+      if (!ack.ok) {
+        problem.textContent = ack.message;
+        return;
+      }
+      close();
+      showMessage(ack.message);
+    });
+  }
+
+  function confirmDelete(li) {
+    const actions = li.querySelector(".actions");
+    if (!actions || actions.querySelector(".confirm")) return;
+    const confirm = document.createElement("span");
+    confirm.className = "confirm";
+    confirm.textContent = "Delete this message? ";
+    const yes = document.createElement("button");
+    yes.type = "button";
+    yes.className = "link danger";
+    yes.textContent = "Yes, delete";
+    const no = document.createElement("button");
+    no.type = "button";
+    no.className = "link";
+    no.textContent = "Keep it";
+    confirm.append(yes, " ", no);
+    actions.append(confirm);
+    yes.focus();
+    no.addEventListener("click", () => confirm.remove());
+    yes.addEventListener("click", async () => {
+      const ack = await client.deleteMessage(Number(li.dataset.id));
+      if (ack.ok) showMessage(ack.message);
+      else confirm.textContent = ack.message;
+    });
+  }
+
+  // ---- older pages ------------------------------------------------------------------
+
+  let loadingOlder = false;
+  async function loadOlder() {
+    const oldest = list.querySelector("li.message[data-seq]");
+    if (loadingOlder || !oldest || Number(oldest.dataset.seq) <= 1) return;
+    loadingOlder = true;
+    try {
+      const response = await fetch(
+        `/api/rooms/${roomId}/messages?before=${oldest.dataset.seq}&limit=${pageSize}`,
+        { credentials: "same-origin", headers: { Accept: "application/json" } }
+      );
+      if (!response.ok) return;
+      const { messages } = await response.json();
+      const previousHeight = list.scrollHeight;
+      const fragment = document.createDocumentFragment();
+      for (const message of messages) {
+        if (byId(message.id)) continue;
+        const li = document.createElement("li");
+        fillMessage(li, message);
+        fragment.append(li);
+      }
+      list.insertBefore(fragment, list.querySelector("li.day-separator, li.message"));
+      list.scrollTop += list.scrollHeight - previousHeight; // keep the reader's place
+      const first = list.querySelector("li.message[data-seq]");
+      olderButton.hidden = messages.length < pageSize || !first || Number(first.dataset.seq) <= 1;
+      relayout();
+    } finally {
+      loadingOlder = false;
+    }
+  }
+  olderButton.addEventListener("click", loadOlder);
+  list.addEventListener("scroll", () => {
+    if (list.scrollTop < 40 && !olderButton.hidden) loadOlder();
+  });
+
+  // ---- typing -----------------------------------------------------------------------
+
+  const typers = new Map(); // user id -> {name, timer}
+  function renderTyping() {
+    const names = Array.from(typers.values(), (t) => t.name);
+    if (!names.length) typingEl.textContent = "";
+    else if (names.length === 1) typingEl.textContent = `${names[0]} is typing…`;
+    else if (names.length === 2) typingEl.textContent = `${names[0]} and ${names[1]} are typing…`;
+    else typingEl.textContent = "Several people are typing…";
+  }
+  function clearTyping(id) {
+    const entry = typers.get(id);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    typers.delete(id);
+    renderTyping();
+  }
+  client.on("typing", (event) => {
+    if (event.room_id !== roomId || event.user_id === userId) return;
+    clearTyping(event.user_id);
+    const timer = setTimeout(() => clearTyping(event.user_id), TYPING_SHOWN_FOR_MS);
+    typers.set(event.user_id, { name: event.display_name, timer });
+    renderTyping();
+  });
+  let lastTypingSent = 0;
+  input.addEventListener("input", () => {
+    const now = Date.now();
+    if (input.value.trim() && now - lastTypingSent > TYPING_SEND_EVERY_MS) {
+      lastTypingSent = now;
+      client.typing(roomId);
+    }
+  });
+
+  // ---- read state ---------------------------------------------------------------------
+
+  let readSent = Number(roomEl.dataset.lastReadSeq || 0);
+  let readTimer = null;
+  function markRead() {
+    if (document.hidden) return;
+    clearTimeout(readTimer);
+    readTimer = setTimeout(async () => {
+      const cursor = client.cursor(roomId);
+      const seq = cursor ? cursor.lastSeq : 0;
+      if (seq <= readSent) return;
+      const ack = await client.markRead(roomId, seq);
+      if (ack.ok) readSent = ack.seq;
+    }, 300);
+  }
+  document.addEventListener("visibilitychange", markRead);
+
+  // ---- live events --------------------------------------------------------------------
+
+  client.on("message", (message) => {
+    showMessage(message);
+    if (message.room_id === roomId) markRead();
+  });
   client.on("outbox", showOutboxItem);
   client.on("connection", ({ state }) => {
     roomEl.dataset.connection = state;
-    if (state === "lost" || state === "error") {
-      connectionEl.textContent =
-        state === "lost" ? "Connection lost. Reconnecting…" : "Cannot reach the server. Retrying…";
-      connectionEl.hidden = false;
-    } else if (state === "synced") {
-      connectionEl.hidden = true;
-    }
+    if (state === "synced") markRead();
   });
-  client.on("session_ended", () => {
-    window.location.href = "/login";
-  });
-  client.on("room_gone", ({ room_id }) => {
-    if (room_id === roomId) window.location.href = "/";
+  client.on("room_gone", ({ room_id: id }) => {
+    if (id === roomId) window.location.href = "/";
   });
   client.on("member_joined", (event) => {
-    if (event.room_id === roomId) memberCount.textContent = String(Number(memberCount.textContent) + 1);
+    if (event.room_id !== roomId || membersEl.querySelector(`[data-user-id="${event.user.id}"]`)) return;
+    memberCount.textContent = String(Number(memberCount.textContent) + 1);
+    const li = document.createElement("li");
+    li.dataset.userId = event.user.id;
+    li.title = event.user.display_name;
+    const img = document.createElement("img");
+    Object.assign(img, { className: "avatar avatar-xs", src: event.user.avatar_url, alt: "", width: 24, height: 24 });
+    const dot = document.createElement("span");
+    dot.className = "presence-dot online";
+    dot.dataset.presenceUser = event.user.id;
+    const name = document.createElement("span");
+    name.className = "member-name";
+    name.textContent = event.user.display_name;
+    li.append(img, dot, name);
+    membersEl.append(li);
   });
   client.on("member_left", (event) => {
-    if (event.room_id === roomId) {
-      memberCount.textContent = String(Math.max(0, Number(memberCount.textContent) - 1));
+    if (event.room_id !== roomId) return;
+    const li = membersEl.querySelector(`[data-user-id="${CSS.escape(event.user_id)}"]`);
+    if (li) li.remove();
+    memberCount.textContent = String(Math.max(0, Number(memberCount.textContent) - 1));
+  });
+  client.on("user_updated", ({ user }) => {
+    list.querySelectorAll(`li.message[data-sender-id="${CSS.escape(user.id)}"]`).forEach((li) => {
+      li.querySelector(".sender").textContent = user.display_name;
+      li.querySelector(".message-avatar").src = user.avatar_url;
+    });
+    const member = membersEl.querySelector(`[data-user-id="${CSS.escape(user.id)}"]`);
+    if (member) {
+      member.title = user.display_name;
+      member.querySelector(".member-name").textContent = user.display_name;
+      member.querySelector("img").src = user.avatar_url;
+    }
+    if (roomEl.dataset.roomKind === "direct" && user.id !== userId) {
+      titleEl.textContent = user.display_name;
+      document.title = `${user.display_name} · Chat`;
     }
   });
+
+  // ---- composer -------------------------------------------------------------------------
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -153,6 +478,7 @@
     // The text now lives in the outbox (localStorage), so clearing the box loses nothing.
     client.send(roomId, body);
     input.value = "";
+    lastTypingSent = 0;
   });
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -161,7 +487,15 @@
     }
   });
 
-  localiseTimes(list);
+  // ---- start --------------------------------------------------------------------------------
+
+  list.querySelectorAll("li.message").forEach((li) => {
+    const body = li.querySelector(".body");
+    if (body && !li.classList.contains("deleted")) body.dataset.raw = body.textContent;
+    decorate(li);
+  });
+  relayout();
   client.pending(roomId).forEach(showOutboxItem);
   list.scrollTop = list.scrollHeight;
+  markRead();
 })();
