@@ -62,6 +62,10 @@ class Config:
     TESTING_SLOW_QUERY_ROUTE = _env_bool("TESTING_SLOW_QUERY_ROUTE", False)
     # "json" (one object per line, for log collectors) or "text"; production defaults to json.
     LOG_FORMAT = os.environ.get("LOG_FORMAT") or "text"
+    # How many reverse proxies (nginx, a cloud balancer) sit in front and set
+    # X-Forwarded-For/-Proto/-Host: the app then sees the client's address (rate limits)
+    # and scheme (the socket Origin check, secure cookies). 0 = trust no such header.
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
     # Origins allowed to open a socket besides the app's own; empty = same origin only.
     SOCKETIO_ALLOWED_ORIGINS = _env_list("ALLOWED_ORIGINS")
     SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE") or None

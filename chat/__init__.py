@@ -59,6 +59,12 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
         # Sessions are read from the cookie at connect; logout disconnects sockets.
         manage_session=True,
     )
+    if app.config["TRUSTED_PROXIES"]:
+        # Outermost, so that Engine.IO's Origin check sees the client's scheme and host too.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     with app.app_context():
         from .database import configure_engine

@@ -89,8 +89,15 @@ def register_http_handlers(app: Flask) -> None:
                 messages = (data or {}).get("messages", {})
                 return _json_error(400, "invalid", _describe(messages), errors=messages)
             code = _HTTP_CODES.get(status, "error")
-            return _json_error(status, code, error.description or error.name)
-        return render_template("error.html", status=status, message=error.description), status
+            response = _json_error(status, code, error.description or error.name)
+        else:
+            page = render_template("error.html", status=status, message=error.description)
+            response = make_response(page, status)
+        # The exception's own headers (405's Allow, say) belong in the answer too.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     # DBAPIError, not only OperationalError: a connection found dead mid-request can also
     # surface as an InterfaceError (psycopg: "the connection is closed").

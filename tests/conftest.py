@@ -11,6 +11,7 @@ in CI, where it fails (tests/postgres_support.py).
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,10 +32,14 @@ from .support import ApiUser, ServerProcess
 BACKENDS = ["sqlite", "postgresql"]
 
 
+# CHAT_TESTS_ALL_DATABASES=1 runs every test that uses a database on both (slower).
+ALL_DATABASES = bool(os.environ.get("CHAT_TESTS_ALL_DATABASES"))
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run ``both_databases`` tests once per backend; the others use SQLite alone."""
-    if "db_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
-        "both_databases"
+    if "db_backend" in metafunc.fixturenames and (
+        ALL_DATABASES or metafunc.definition.get_closest_marker("both_databases")
     ):
         metafunc.parametrize("db_backend", BACKENDS, indirect=True)
 

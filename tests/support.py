@@ -6,6 +6,7 @@ Written once here and reused by every test that needs a real connection.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import signal
@@ -217,6 +218,16 @@ class ApiUser:
     @property
     def id(self) -> str:
         return self.profile["id"]
+
+    def at(self, base_url: str) -> ApiUser:
+        """The same person (cookies, CSRF token, sockets) talking to another instance.
+
+        Cookies belong to the host, not the port, so one session works on every
+        instance of a deployment that shares the secret key.
+        """
+        twin = copy.copy(self)
+        twin.base_url = base_url
+        return twin
 
     def refresh_csrf(self) -> None:
         token = self.http.get(self.base_url + "/api/csrf").json()["csrf_token"]

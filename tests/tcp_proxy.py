@@ -1,6 +1,7 @@
 """A small TCP proxy on loopback, to cut connections where a test needs them cut.
 
-It forwards bytes both ways; ``cut_all`` resets every open connection, and
+It forwards bytes both ways; ``cut_all`` resets every open connection, ``go_down``
+also refuses new ones until ``come_back`` (a database outage, say), and
 ``cut_when_server_sends`` drops a connection at the moment the server sends
 bytes containing a marker (say, the ack of a committed message), so the client
 never receives them.
@@ -25,6 +26,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._server_marker: bytes | None = None
         self.cuts = 0
+        self.refusing = False
         self._closed = False
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
@@ -38,6 +40,9 @@ class TcpProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self.refusing:
+                _reset(client)
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port))
             except OSError:
@@ -81,6 +86,14 @@ class TcpProxy:
             for sock in pair:
                 _reset(sock)
         self.cuts += len(pairs)
+
+    def go_down(self) -> None:
+        """Act as if the server behind went away: cut every connection, refuse new ones."""
+        self.refusing = True
+        self.cut_all()
+
+    def come_back(self) -> None:
+        self.refusing = False
 
     def close(self) -> None:
         self._closed = True

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_smorest import Blueprint
 from flask_wtf.csrf import generate_csrf
 
+from ..apidoc import errors
 from ..schemas import ChangePasswordSchema, CsrfSchema, LoginSchema, MeSchema, RegisterSchema
 from ..services import accounts, passwords
 from ..services.sessions import end_socket_session, renew_after_password_change, start_session
@@ -25,6 +26,7 @@ def csrf_token():
 @registrations
 @blp.arguments(RegisterSchema)
 @blp.response(201, MeSchema)
+@errors(blp, 400, 409, 429, 503)
 def register(payload):
     """Create an account and log in as it."""
     user = accounts.register(payload["email"], payload["password"], payload["display_name"])
@@ -38,6 +40,7 @@ def register(payload):
 @login_per_account
 @blp.arguments(LoginSchema)
 @blp.response(200, MeSchema)
+@errors(blp, 400, 401, 429, 503)
 def login(payload):
     """Log in; the same 401 for an unknown email and a wrong password."""
     user = accounts.authenticate(payload["email"], payload["password"])
@@ -48,6 +51,7 @@ def login(payload):
 
 @blp.post("/auth/logout")
 @blp.response(204)
+@errors(blp, 400)
 def logout():
     """Log out and close this session's sockets; harmless when not logged in."""
     if current_user.is_authenticated:
@@ -58,6 +62,7 @@ def logout():
 @blp.get("/me")
 @login_required
 @blp.response(200, MeSchema)
+@errors(blp, 401)
 def me():
     """The logged-in user, with their email."""
     return current_user._get_current_object()
@@ -68,6 +73,7 @@ def me():
 @login_required
 @blp.arguments(ChangePasswordSchema)
 @blp.response(204)
+@errors(blp, 400, 401, 403, 429, 503)
 def change_password(payload):
     """Change one's password: every other login is signed out, this one stays.
 

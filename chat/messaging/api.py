@@ -7,6 +7,7 @@ import uuid
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint
 
+from ..apidoc import errors
 from ..schemas import (
     ChangesQuerySchema,
     ChangesSchema,
@@ -25,6 +26,7 @@ blp = Blueprint("chat", __name__, url_prefix="/api", description="Messages")
 @login_required
 @blp.arguments(HistoryQuerySchema, location="query")
 @blp.response(200, MessageListSchema)
+@errors(blp, 400, 401, 404)
 def list_messages(query, room_id: uuid.UUID):
     """A page of history in ascending seq: the newest, ``before`` a seq, or ``after`` one."""
     page = messages.history(
@@ -41,6 +43,7 @@ def list_messages(query, room_id: uuid.UUID):
 @login_required
 @blp.arguments(ChangesQuerySchema, location="query")
 @blp.response(200, ChangesSchema)
+@errors(blp, 400, 401, 404)
 def list_changes(query, room_id: uuid.UUID):
     """Messages inserted, edited or deleted after change ``since``: the catch-up feed."""
     page, last_change = messages.changes_since(
@@ -55,6 +58,7 @@ def list_changes(query, room_id: uuid.UUID):
 @blp.arguments(PostMessageSchema)
 @blp.response(201, MessageSchema)
 @blp.alt_response(200, schema=MessageSchema, description="A repeated client_id: the stored message")
+@errors(blp, 400, 401, 404, 409, 429, 503)
 def post_message(payload, room_id: uuid.UUID):
     """Store and push a message; repeating a ``client_id`` returns the stored one (200)."""
     message, created = messages.post_message(
@@ -67,6 +71,7 @@ def post_message(payload, room_id: uuid.UUID):
 @login_required
 @blp.arguments(EditMessageSchema)
 @blp.response(200, MessageSchema)
+@errors(blp, 400, 401, 403, 404, 503)
 def edit_message(payload, message_id: int):
     """Edit one's own message (403 for other members, 404 for non-members)."""
     return messages.edit_message(current_user, message_id, payload["body"])
@@ -75,6 +80,7 @@ def edit_message(payload, message_id: int):
 @blp.delete("/messages/<int:message_id>")
 @login_required
 @blp.response(200, MessageSchema)
+@errors(blp, 400, 401, 403, 404, 503)
 def delete_message(message_id: int):
     """Delete one's own message; a marker without its body stays in the history."""
     return messages.delete_message(current_user, message_id)

@@ -111,7 +111,9 @@ class ChatNamespace(Namespace):
             _refuse_unavailable(error)
         # Online means a socket anywhere: the index covers the other instances.
         if not realtime.other_sockets(current_user.id, request.sid):
-            realtime.push_presence(current_user.id, True, realtime.channels_of(request.sid))
+            realtime.push_presence(
+                current_user.id, True, realtime.channels_of(request.sid), skip_sid=request.sid
+            )
         logs.event(
             "socket_connect",
             sid=request.sid,
@@ -131,7 +133,9 @@ class ChatNamespace(Namespace):
             rollback_quietly()
             return  # no presence push while the database is down; nothing else to undo
         if not realtime.other_sockets(current_user.id, request.sid):
-            realtime.push_presence(current_user.id, False, realtime.channels_of(request.sid))
+            realtime.push_presence(
+                current_user.id, False, realtime.channels_of(request.sid), skip_sid=request.sid
+            )
 
     @socket_event(SocketSendMessageSchema)
     def on_send_message(self, payload: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import uuid
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint
 
+from ..apidoc import errors
 from ..schemas import (
     AvatarUploadSchema,
     MeSchema,
@@ -29,6 +30,7 @@ blp = Blueprint(
 @login_required
 @blp.arguments(UpdateMeSchema)
 @blp.response(200, MeSchema)
+@errors(blp, 400, 401, 503)
 def update_me(payload):
     """Change one's display name; members of shared rooms get ``user_updated``."""
     return profiles.rename(current_user._get_current_object(), payload["display_name"])
@@ -39,6 +41,7 @@ def update_me(payload):
 @login_required
 @blp.arguments(AvatarUploadSchema, location="files")
 @blp.response(200, MeSchema)
+@errors(blp, 400, 401, 413, 429, 503)
 def upload_avatar(files):
     """Upload a PNG, JPEG, GIF or WebP (at most 5 MB) as one's avatar.
 
@@ -51,6 +54,7 @@ def upload_avatar(files):
 @blp.delete("/me/avatar")
 @login_required
 @blp.response(200, MeSchema)
+@errors(blp, 400, 401, 503)
 def delete_avatar():
     """Go back to the generated initials avatar."""
     return profiles.remove_avatar(current_user._get_current_object())
@@ -60,6 +64,7 @@ def delete_avatar():
 @login_required
 @blp.arguments(UserQuerySchema, location="query")
 @blp.response(200, PersonPageSchema)
+@errors(blp, 400, 401)
 def list_users(query):
     """The directory: people whose name starts with or contains ``q``, in cursor pages."""
     people, next_cursor = directory.search(query["q"], query["limit"], query["cursor"])
@@ -69,6 +74,7 @@ def list_users(query):
 @blp.get("/users/<uuid:user_id>")
 @login_required
 @blp.response(200, PersonSchema)
+@errors(blp, 401, 404)
 def get_user(user_id: uuid.UUID):
     """One person (never their email); 404 if there is no such user."""
     return profiles.get_person(user_id)
@@ -79,6 +85,7 @@ def get_user(user_id: uuid.UUID):
 @blp.arguments(OpenDirectRoomSchema)
 @blp.response(201, RoomSchema)
 @blp.alt_response(200, schema=RoomSchema, description="The pair's existing room")
+@errors(blp, 400, 401, 404, 503)
 def open_direct_room(payload):
     """Open the 1:1 room with ``user_id``: 201 when created, 200 with the same room after.
 

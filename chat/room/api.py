@@ -7,6 +7,7 @@ import uuid
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint
 
+from ..apidoc import errors
 from ..schemas import CreateRoomSchema, MarkReadSchema, RoomListSchema, RoomSchema
 from ..services import reading, rooms
 from ..throttling import room_creation
@@ -17,6 +18,7 @@ blp = Blueprint("room_api", __name__, url_prefix="/api/rooms", description="Room
 @blp.get("")
 @login_required
 @blp.response(200, RoomListSchema)
+@errors(blp, 401)
 def list_rooms():
     """The caller's rooms, most recent activity first."""
     return {"rooms": reading.annotate(rooms.list_rooms(current_user), current_user.id)}
@@ -27,6 +29,7 @@ def list_rooms():
 @login_required
 @blp.arguments(CreateRoomSchema)
 @blp.response(201, RoomSchema)
+@errors(blp, 400, 401, 429, 503)
 def create_room(payload):
     """Create a group room with the caller and ``member_ids`` as members."""
     return rooms.create_group_room(current_user, payload["title"], payload["member_ids"])
@@ -35,6 +38,7 @@ def create_room(payload):
 @blp.get("/<uuid:room_id>")
 @login_required
 @blp.response(200, RoomSchema)
+@errors(blp, 401, 404)
 def get_room(room_id: uuid.UUID):
     """One room; 404 unless the caller is a member."""
     return reading.annotate([rooms.get_room(current_user, room_id)], current_user.id)[0]
@@ -43,6 +47,7 @@ def get_room(room_id: uuid.UUID):
 @blp.post("/<uuid:room_id>/join")
 @login_required
 @blp.response(200, RoomSchema)
+@errors(blp, 400, 401, 404, 503)
 def join_room(room_id: uuid.UUID):
     """Join a group room by its id; 404 for unknown and direct rooms."""
     return rooms.join_room(current_user, room_id)
@@ -51,6 +56,7 @@ def join_room(room_id: uuid.UUID):
 @blp.post("/<uuid:room_id>/leave")
 @login_required
 @blp.response(204)
+@errors(blp, 400, 401, 404, 503)
 def leave_room(room_id: uuid.UUID):
     """Leave a group room; its pushes stop at once."""
     rooms.leave_room(current_user, room_id)
@@ -60,6 +66,7 @@ def leave_room(room_id: uuid.UUID):
 @login_required
 @blp.arguments(MarkReadSchema)
 @blp.response(204)
+@errors(blp, 400, 401, 404, 503)
 def mark_read(payload, room_id: uuid.UUID):
     """Mark the room read up to ``seq`` (never backwards); the caller's other tabs follow."""
     reading.mark_read(current_user, room_id, payload["seq"])

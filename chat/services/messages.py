@@ -105,11 +105,13 @@ def _authored_message(session, author: User, message_id: int) -> Message:
     """The message, locked, if the user may change it: 404 for non-members, 403 for other members.
 
     FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers)
-    keeps an edit racing a delete from resurrecting the deleted body.
+    keeps an edit racing a delete from resurrecting the deleted body. It locks the
+    message row only (``OF messages``): the sender and profile come with an outer join,
+    and PostgreSQL refuses FOR UPDATE on the nullable side of one.
     """
     message = permissions.require_author(
         author.id,
-        session.get(Message, message_id, with_for_update=True, populate_existing=True),
+        session.get(Message, message_id, with_for_update={"of": Message}, populate_existing=True),
     )
     if message.deleted:
         raise NotFound("This message was deleted.", code="message_deleted")

@@ -164,18 +164,23 @@ def push_typing(user: Any, room_id: uuid.UUID, skip_sid: str | None = None) -> N
     )
 
 
-def push_presence(user_id: uuid.UUID | str, online: bool, channels: list[str]) -> None:
+def push_presence(
+    user_id: uuid.UUID | str, online: bool, channels: list[str], skip_sid: str | None = None
+) -> None:
     """A user came online (first socket) or went offline (last socket closed)."""
     if channels:
         socketio.emit(
-            "presence", {"user_id": str(user_id), "online": online}, to=sorted(set(channels))
+            "presence",
+            {"user_id": str(user_id), "online": online},
+            to=sorted(set(channels)),
+            skip_sid=skip_sid,
         )
 
 
 def channels_of(sid: str) -> list[str]:
-    """The room and user channels one local socket is in (whoever shares one sees it)."""
+    """The chat-room channels one local socket is in: whoever shares a room sees presence."""
     rooms = socketio.server.manager.get_rooms(sid, NAMESPACE)
-    return [name for name in rooms if name.startswith(("room:", "user:"))]
+    return [name for name in rooms if name.startswith("room:")]
 
 
 def other_local_sockets(user_id: uuid.UUID | str, sid: str) -> list[str]:
@@ -215,7 +220,7 @@ def close_local_sockets() -> int:
     engineio = getattr(server, "eio", None)
     if engineio is None:
         return 0
-    sockets = list(engineio.sockets.values())
+    sockets = [s for s in list(engineio.sockets.values()) if not (s.closed or s.closing)]
     for eio_socket in sockets:
         eio_socket.close(wait=False, abort=True)
     return len(sockets)

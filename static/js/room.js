@@ -251,7 +251,7 @@
     editor.className = "edit-form";
     const label = document.createElement("label");
     label.className = "visually-hidden";
-    label.textContent = "Edit message";
+    label.textContent = "Edited text";
     const area = document.createElement("textarea");
     area.value = original;
     area.rows = 2;
@@ -394,18 +394,34 @@
 
   // ---- read state ---------------------------------------------------------------------
 
+  // Read up to the last message shown, as soon as it is shown to someone looking; one
+  // request at a time, the latest seq wins (a steady stream still gets marked).
   let readSent = Number(roomEl.dataset.lastReadSeq || 0);
-  let readTimer = null;
-  function markRead() {
+  let readInFlight = false;
+  let readAgain = false;
+  async function markRead() {
     if (document.hidden) return;
-    clearTimeout(readTimer);
-    readTimer = setTimeout(async () => {
-      const cursor = client.cursor(roomId);
-      const seq = cursor ? cursor.lastSeq : 0;
-      if (seq <= readSent) return;
+    if (readInFlight) {
+      readAgain = true;
+      return;
+    }
+    const cursor = client.cursor(roomId);
+    const seq = cursor ? cursor.lastSeq : 0;
+    if (seq <= readSent) return;
+    readInFlight = true;
+    try {
       const ack = await client.markRead(roomId, seq);
-      if (ack.ok) readSent = ack.seq;
-    }, 300);
+      if (ack.ok) {
+        readSent = Math.max(readSent, ack.seq);
+        roomEl.dataset.readSeq = String(readSent);
+      }
+    } finally {
+      readInFlight = false;
+      if (readAgain) {
+        readAgain = false;
+        markRead();
+      }
+    }
   }
   document.addEventListener("visibilitychange", markRead);
 
