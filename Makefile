@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := chat:create_app()
 
-.PHONY: run test test-fast lint format migrate venv dev-venv browser clean
+.PHONY: run test lint format migrate venv dev-venv browser screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ run: migrate
 ## except under CI=true, where a skip is a failure).
 test: dev-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Refresh docs/screenshots from the browser tests.
+screenshots: dev-venv
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -m browser -q
 
 lint: dev-venv
 	$(BIN)/ruff check .
