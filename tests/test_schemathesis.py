@@ -22,6 +22,7 @@ import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from chat import create_app
 
@@ -90,7 +91,12 @@ def test_every_operation_answers_as_documented(case: Any, world: dict[str, Any])
     # A fresh client per call on this test's app: the Cookie header is the login, and no
     # Set-Cookie of an answer (a logout, a login as someone else) carries over.
     case.call_and_validate(
-        session=world["app"].test_client(), headers=world["headers"], cookies=world["cookies"]
+        session=world["app"].test_client(),
+        headers=world["headers"],
+        cookies=world["cookies"],
+        # Valid by the schema is not always valid by the rules: an unknown member id, a
+        # common password, a name with control characters, a stale cursor get their 400.
+        excluded_checks=[positive_data_acceptance],
     )
 
 
@@ -101,6 +107,8 @@ def test_validation_errors_are_documented_as_400_with_the_error_schema(client) -
     assert {"errors", "retry_after"} <= set(error["properties"])
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
+            if method == "parameters":
+                continue
             responses = operation["responses"]
             assert "422" not in responses, (method, path)
             if "requestBody" in operation or any(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from flask import request
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint
 
 from ..apidoc import errors
+from ..errors import Invalid
 from ..schemas import (
     AvatarUploadSchema,
     MeSchema,
@@ -48,6 +50,9 @@ def upload_avatar(files):
     400 for anything that is not a whole image or has too many pixels, 413 past
     5 MB; the old avatar stays then.
     """
+    if request.form:
+        # The file is the whole body: other fields are refused, as unknown JSON fields are.
+        raise Invalid("Unknown field(s): " + ", ".join(sorted(request.form)))
     return profiles.set_avatar(current_user._get_current_object(), files["avatar"].stream)
 
 
