@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 
 from .apidoc import ChatApi
+from .search_index import include_in_autogenerate
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -25,7 +26,7 @@ db = SQLAlchemy(
     metadata=MetaData(naming_convention=NAMING_CONVENTION),
     session_options={"expire_on_commit": False},
 )
-migrate = Migrate()
+migrate = Migrate(include_name=include_in_autogenerate)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 socketio = SocketIO()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -180,6 +182,8 @@ class RoomMember(db.Model):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_read_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A muted room raises no notifications for this member (unread counts still show).
+    muted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     room: Mapped[Room] = relationship(back_populates="members")
     user: Mapped[User] = relationship(lazy="joined")
@@ -211,6 +215,28 @@ class Message(db.Model):
     # Joined so that a page of history names its senders without a query per row.
     sender: Mapped[User | None] = relationship(lazy="joined")
 
+    mentions: Mapped[list[MessageMention]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+    )
+
     @property
     def deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def mentioned_ids(self) -> list[uuid.UUID]:
+        return [mention.user_id for mention in self.mentions]
+
+
+class MessageMention(db.Model):
+    """A member named with ``@name`` in a message: highlighted for them, counted apart."""
+
+    __tablename__ = "message_mentions"
+    __table_args__ = (Index("ix_message_mentions_user_id", "user_id"),)
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )

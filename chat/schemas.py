@@ -17,7 +17,7 @@ from typing import Any
 from flask import has_request_context
 from flask_login import current_user
 from flask_smorest.fields import Upload
-from marshmallow import Schema, ValidationError, fields, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MESSAGE_MAX_LENGTH = 4000
@@ -126,7 +126,28 @@ class CreateRoomSchema(Schema):
 class HistoryQuerySchema(Schema):
     before = fields.Integer(validate=validate.Range(min=1))
     after = fields.Integer(validate=validate.Range(min=0))
+    around = fields.Integer(validate=validate.Range(min=1))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+    @validates_schema
+    def _one_anchor(self, data: dict[str, Any], **_: Any) -> None:
+        if "around" in data and ("before" in data or "after" in data):
+            raise ValidationError("around cannot be combined with before or after.", "around")
+
+
+class SearchQuerySchema(Schema):
+    q = fields.String(required=True, validate=validate.Length(1, 200))
+    room_id = fields.UUID()
+    before = fields.Integer(validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 50))
+
+    @pre_load
+    def _trim(self, data: Any, **_: Any) -> Any:
+        return _strip_strings(dict(data), ("q",)) if hasattr(data, "keys") else data
+
+
+class RoomSettingsSchema(Schema):
+    muted = fields.Boolean(required=True)
 
 
 class PostMessageSchema(Schema):
@@ -260,6 +281,8 @@ class RoomSchema(Schema):
     members = fields.List(fields.Nested(UserSchema), required=True, attribute="member_users")
     # Per viewer (services/reading.annotate); a room just created or joined has read all.
     unread_count = fields.Integer(dump_default=0)
+    mention_count = fields.Integer(dump_default=0)
+    muted = fields.Boolean(dump_default=False)
     last_read_seq = fields.Integer()
     last_message = fields.Nested(lambda: MessageSchema(), allow_none=True, dump_default=None)
 
@@ -279,6 +302,7 @@ class MessageSchema(Schema):
     edited_at = UTCDateTime(required=True, allow_none=True)
     deleted = fields.Boolean(required=True)
     change_seq = fields.Integer(required=True)
+    mentions = fields.List(fields.UUID(), required=True, attribute="mentioned_ids")
     sender = fields.Nested(UserSchema, required=True, allow_none=True)
 
 
@@ -313,3 +337,27 @@ def validation_message(error: ValidationError) -> str:
         text = "; ".join(str(p) for p in problems) if isinstance(problems, list) else str(problems)
         parts.append(f"{field}: {text}")
     return " | ".join(parts) or "invalid input"
+
+
+class HighlightSchema(Schema):
+    start = fields.Integer(required=True)
+    end = fields.Integer(required=True)
+
+
+class RoomRefSchema(Schema):
+    """A room named in a search result: enough to show it and link to it."""
+
+    id = fields.UUID(required=True)
+    kind = fields.String(required=True)
+    title = RoomTitle(required=True)
+
+
+class SearchResultSchema(Schema):
+    message = fields.Nested(MessageSchema, required=True)
+    room = fields.Nested(RoomRefSchema, required=True)
+    highlights = fields.List(fields.Nested(HighlightSchema), required=True)
+
+
+class SearchResultsSchema(Schema):
+    results = fields.List(fields.Nested(SearchResultSchema), required=True)
+    next_cursor = fields.Integer(required=True, allow_none=True)

@@ -13,6 +13,7 @@ from sqlalchemy import inspect
 
 from chat import create_app
 from chat.extensions import db
+from chat.search_index import include_in_autogenerate
 
 from .support import PROJECT_DIR
 
@@ -22,7 +23,10 @@ def test_upgrade_from_empty_matches_models_and_downgrades_cleanly(tmp_path: Path
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection,
+                opts={"compare_type": True, "include_name": include_in_autogenerate},
+            )
             assert compare_metadata(context, db.metadata) == []
         tables = set(inspect(db.engine).get_table_names())
         assert {"users", "profiles", "rooms", "room_members", "messages"} <= tables

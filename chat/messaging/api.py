@@ -16,8 +16,10 @@ from ..schemas import (
     MessageListSchema,
     MessageSchema,
     PostMessageSchema,
+    SearchQuerySchema,
+    SearchResultsSchema,
 )
-from ..services import messages
+from ..services import messages, search
 
 blp = Blueprint("chat", __name__, url_prefix="/api", description="Messages")
 
@@ -34,9 +36,26 @@ def list_messages(query, room_id: uuid.UUID):
         room_id,
         before=query.get("before"),
         after=query.get("after"),
+        around=query.get("around"),
         limit=query["limit"],
     )
     return {"messages": page}
+
+
+@blp.get("/search")
+@login_required
+@blp.arguments(SearchQuerySchema, location="query")
+@blp.response(200, SearchResultsSchema)
+def search_messages(query):
+    """Messages matching words, newest first, in the rooms the caller belongs to now."""
+    hits, next_cursor = search.search(
+        current_user,
+        query["q"],
+        room_id=query.get("room_id"),
+        before=query.get("before"),
+        limit=query["limit"],
+    )
+    return {"results": hits, "next_cursor": next_cursor}
 
 
 @blp.get("/rooms/<uuid:room_id>/changes")

@@ -8,7 +8,13 @@ from flask_login import current_user, login_required
 from flask_smorest import Blueprint
 
 from ..apidoc import errors
-from ..schemas import CreateRoomSchema, MarkReadSchema, RoomListSchema, RoomSchema
+from ..schemas import (
+    CreateRoomSchema,
+    MarkReadSchema,
+    RoomListSchema,
+    RoomSchema,
+    RoomSettingsSchema,
+)
 from ..services import reading, rooms
 from ..throttling import room_creation
 
@@ -70,3 +76,13 @@ def leave_room(room_id: uuid.UUID):
 def mark_read(payload, room_id: uuid.UUID):
     """Mark the room read up to ``seq`` (never backwards); the caller's other tabs follow."""
     reading.mark_read(current_user, room_id, payload["seq"])
+
+
+@blp.patch("/<uuid:room_id>/settings")
+@login_required
+@blp.arguments(RoomSettingsSchema)
+@blp.response(200, RoomSchema)
+def room_settings(payload, room_id: uuid.UUID):
+    """The caller's own settings for a room: ``muted`` silences its notifications."""
+    reading.set_muted(current_user, room_id, payload["muted"])
+    return reading.annotate([rooms.get_room(current_user, room_id)], current_user.id)[0]

@@ -18,7 +18,7 @@ from ..database import write_transaction
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import Message, Room, User, utcnow
-from . import permissions, ratelimits, realtime
+from . import mentions, permissions, ratelimits, realtime
 from .permissions import require_member
 from .rooms import room_ids_of
 
@@ -75,6 +75,9 @@ def post_message(
                 body=body,
                 client_id=client_id,
                 created_at=now,
+                mentions=mentions.as_rows(
+                    mentions.mentioned_members(session, room_id, body, sender.id)
+                ),
             )
             session.add(message)
     except IntegrityError:
@@ -127,6 +130,9 @@ def edit_message(author: User, message_id: int, body: str) -> Message:
         message.change_seq = _bump_change(session, message.room_id)
         message.body = body
         message.edited_at = utcnow()
+        message.mentions = mentions.as_rows(
+            mentions.mentioned_members(session, message.room_id, body, author.id)
+        )
     realtime.push_message_updated(message)
     return message
 
@@ -138,6 +144,7 @@ def delete_message(author: User, message_id: int) -> Message:
         message.change_seq = _bump_change(session, message.room_id)
         message.body = ""
         message.deleted_at = utcnow()
+        message.mentions = []
     realtime.push_message_deleted(message)
     return message
 
@@ -195,15 +202,33 @@ def history(
     *,
     before: int | None = None,
     after: int | None = None,
+    around: int | None = None,
     limit: int = 50,
 ) -> list[Message]:
     """One page of a room's messages in ascending seq, by keyset on ``(room_id, seq)``.
 
     ``after`` pages forward from a known seq (catch-up); ``before`` pages back
-    from one (scrolling up); neither gives the newest page.
+    from one (scrolling up); ``around`` centres the page on one message (a search
+    result); none of them gives the newest page.
     """
     require_member(reader.id, room_id)
     query = select(Message).where(Message.room_id == room_id)
+    if around is not None:
+        # Up to ``limit`` on each side, then a window of ``limit`` centred where it can be:
+        # near either end of the history the page fills from the other side.
+        older = list(
+            db.session.scalars(
+                query.where(Message.seq < around).order_by(Message.seq.desc()).limit(limit)
+            )
+        )
+        newer = list(
+            db.session.scalars(
+                query.where(Message.seq >= around).order_by(Message.seq.asc()).limit(limit)
+            )
+        )
+        take_older = max(limit // 2, limit - len(newer))
+        older = older[:take_older]
+        return [*reversed(older), *newer[: limit - len(older)]]
     if before is not None:
         query = query.where(Message.seq < before)
     if after is not None:

@@ -14,24 +14,43 @@ from sqlalchemy import and_, func, or_, select, update
 
 from ..database import write_transaction
 from ..extensions import db
-from ..models import Message, Room, RoomMember, User
+from ..models import Message, MessageMention, Room, RoomMember, User
 from . import realtime
 from .permissions import require_member
 
 
 def annotate(rooms: Sequence[Room], viewer_id: uuid.UUID) -> Sequence[Room]:
-    """Attach ``unread_count``, ``last_read_seq`` and ``last_message`` for one viewer.
+    """Attach ``unread_count``, ``mention_count``, ``last_read_seq``, ``muted`` and
+    ``last_message`` for one viewer.
 
-    Three queries for the whole list, whatever its length.
+    Four queries for the whole list, whatever its length.
     """
     ids = [room.id for room in rooms]
     if not ids:
         return rooms
-    read_upto = dict(
-        db.session.execute(
-            select(RoomMember.room_id, RoomMember.last_read_seq).where(
+    memberships = {
+        room_id: (last_read, muted)
+        for room_id, last_read, muted in db.session.execute(
+            select(RoomMember.room_id, RoomMember.last_read_seq, RoomMember.muted).where(
                 RoomMember.user_id == viewer_id, RoomMember.room_id.in_(ids)
             )
+        ).all()
+    }
+    mentioned = dict(
+        db.session.execute(
+            select(Message.room_id, func.count())
+            .join(MessageMention, MessageMention.message_id == Message.id)
+            .join(
+                RoomMember,
+                and_(RoomMember.room_id == Message.room_id, RoomMember.user_id == viewer_id),
+            )
+            .where(
+                MessageMention.user_id == viewer_id,
+                Message.room_id.in_(ids),
+                Message.seq > RoomMember.last_read_seq,
+                Message.deleted_at.is_(None),
+            )
+            .group_by(Message.room_id)
         ).all()
     )
     unread = dict(
@@ -59,10 +78,25 @@ def annotate(rooms: Sequence[Room], viewer_id: uuid.UUID) -> Sequence[Room]:
         )
     }
     for room in rooms:
+        last_read, muted = memberships.get(room.id, (0, False))
         room.unread_count = unread.get(room.id, 0)
-        room.last_read_seq = read_upto.get(room.id, 0)
+        room.mention_count = mentioned.get(room.id, 0)
+        room.last_read_seq = last_read
+        room.muted = muted
         room.last_message = latest.get(room.id)
     return rooms
+
+
+def set_muted(user: User, room_id: uuid.UUID, muted: bool) -> None:
+    """Mute or unmute a room for one member (notifications only; counts still show)."""
+    with write_transaction() as session:
+        require_member(user.id, room_id)
+        session.execute(
+            update(RoomMember)
+            .where(RoomMember.room_id == room_id, RoomMember.user_id == user.id)
+            .values(muted=muted)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def mark_read(reader: User, room_id: uuid.UUID, seq: int) -> int:

@@ -1,0 +1,45 @@
+"""``@name`` mentions: which members a message names.
+
+Names may hold spaces and any script, so a mention is not parsed out of the text;
+instead each member's display name is looked for after an ``@``, case-insensitively,
+ending where a word ends ("@Al" does not mention Al in "@Alice"). Only members of
+the room can be mentioned, and never the sender.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import MessageMention, Profile, RoomMember
+
+
+def _names_at(body: str, name: str) -> bool:
+    text, wanted = body.casefold(), "@" + name.casefold()
+    start = text.find(wanted)
+    while start != -1:
+        end = start + len(wanted)
+        if end == len(text) or not (text[end].isalnum() or text[end] == "_"):
+            return True
+        start = text.find(wanted, start + 1)
+    return False
+
+
+def mentioned_members(
+    session: Session, room_id: uuid.UUID, body: str, sender_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """The members (not the sender) that ``body`` mentions; no query unless it holds an @."""
+    if "@" not in body:
+        return []
+    members = session.execute(
+        select(RoomMember.user_id, Profile.display_name)
+        .join(Profile, Profile.user_id == RoomMember.user_id)
+        .where(RoomMember.room_id == room_id, RoomMember.user_id != sender_id)
+    ).all()
+    return sorted(user_id for user_id, name in members if name and _names_at(body, name))
+
+
+def as_rows(user_ids: list[uuid.UUID]) -> list[MessageMention]:
+    return [MessageMention(user_id=user_id) for user_id in user_ids]
