@@ -33,7 +33,8 @@ run: migrate
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 ## Set up and run every test (browser, PostgreSQL and Redis tests skip when those are absent,
-## except under CI=true, where a skip is a failure).
+## except under CI=true, where a skip is a failure). PostgreSQL and Redis are found at
+## TEST_DATABASE_URL and TEST_REDIS_URL, or at their local defaults when those answer.
 test: dev-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

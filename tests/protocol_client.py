@@ -6,7 +6,9 @@
 - Receiving: each room has a change cursor; a push that skips ahead of it
   triggers a fetch of the gap (``/changes?since=``) before it is applied; every
   (re)connect asks ``sync`` for what changed in all rooms; messages are kept by
-  id, so nothing is shown twice.
+  id, so nothing is shown twice; a ``resync`` event (the server missed pushes
+  while its Redis subscription was down) asks for the same ``sync`` without a
+  reconnect.
 
 Written once here and reused by the delivery and fault tests.
 """
@@ -63,6 +65,7 @@ class ProtocolClient:
         self.sio.on("disconnect", self._on_disconnect)
         for event in ("message", "message_updated", "message_deleted"):
             self.sio.on(event, self._on_push)
+        self.sio.on("resync", self._on_resync)
 
     # ---- connection -----------------------------------------------------------
 
@@ -89,6 +92,10 @@ class ProtocolClient:
 
     def _on_disconnect(self, *_: Any) -> None:
         self._connected.clear()
+
+    def _on_resync(self, *_: Any) -> None:
+        """The server's Redis subscription came back: pushes may be lost; catch up now."""
+        threading.Thread(target=self._sync_after_connect, daemon=True).start()
 
     def _sync_after_connect(self) -> None:
         try:

@@ -183,10 +183,6 @@ def channels_of(sid: str) -> list[str]:
     return [name for name in rooms if name.startswith("room:")]
 
 
-def other_local_sockets(user_id: uuid.UUID | str, sid: str) -> list[str]:
-    return [other for other in _user_sids(user_id) if other != sid]
-
-
 def other_sockets(user_id: uuid.UUID | str, sid: str) -> list[str]:
     """The user's sockets other than ``sid`` on every instance (presence: online anywhere)."""
     return [other for other in _sids_everywhere(user_channel(user_id)) if other != sid]
@@ -206,6 +202,18 @@ def disconnect_session(login_token: str) -> None:
     socketio.emit("session_ended", {"reason": "logged_out"}, to=channel)
     for sid in _sids_everywhere(channel):
         socketio.server.disconnect(sid, namespace=NAMESPACE)
+
+
+def push_resync_local() -> None:
+    """Ask every client of *this* instance to catch up now (``sync``), without reconnecting.
+
+    Sent when this instance's Redis subscription comes back after an outage: pushes
+    published by other instances meanwhile never arrived, and a quiet room would not
+    reveal the gap until its next message. Local only: other instances send their own.
+    """
+    server = socketio.server
+    if server is not None:
+        server.emit("resync", {"reason": "missed_pushes"}, namespace=NAMESPACE, ignore_queue=True)
 
 
 def close_local_sockets() -> int:
@@ -271,3 +279,27 @@ def refresh_session_sockets(login_token: str, values: dict[str, Any]) -> None:
         saved = environ.get("saved_session") if environ else None
         if saved is not None:
             saved.update(values)
+
+
+def close_refused_connection(sid: str, delay: float = 2.0) -> None:
+    """Close the Engine.IO connection under a refused Socket.IO connect, after ``delay``.
+
+    python-socketio answers a refused connect with an error packet but keeps the
+    Engine.IO session (and its ping greenlet) until the client closes it or misses
+    its pings, ~45 s later: a flood of handshakes without a session would pile
+    those up. The delay lets the client read why it was refused first.
+    """
+    server = socketio.server
+    eio_sid = server.manager.eio_sid_from_sid(sid, NAMESPACE)
+    if eio_sid is None:
+        return
+
+    def close_later() -> None:
+        socketio.sleep(delay)
+        # Not eio.disconnect(): it waits for the client to fetch a CLOSE packet, which a
+        # client that stopped polling never does. Abort, and forget the session.
+        eio_socket = server.eio.sockets.pop(eio_sid, None)
+        if eio_socket is not None:
+            eio_socket.close(wait=False, abort=True)
+
+    socketio.start_background_task(close_later)

@@ -315,22 +315,25 @@ def current() -> LocalRegistry:
 
 
 def message_queue(app: Flask) -> Any:
-    """Flask-SocketIO's client manager: python-socketio's Redis manager, or None (local).
+    """Flask-SocketIO's client manager: a Redis manager, or None (the local manager).
 
-    Built here rather than from ``message_queue=REDIS_URL`` to pass Redis options: the
-    default client retries a failed publish ten times with backoff, which would hold
-    every send's acknowledgement for seconds while Redis is down (the message is
-    committed by then, and catch-up brings it to readers on other instances). No read
-    timeout: the manager's listener blocks on its subscription by design.
+    Built here rather than from ``message_queue=REDIS_URL`` for two reasons:
+
+    - Redis options: the default client retries a failed publish ten times with
+      backoff, which would hold every send's acknowledgement for seconds while Redis
+      is down (the message is committed by then; catch-up brings it to readers on
+      other instances). No read timeout: the listener blocks on its subscription.
+    - Recovery (:class:`_RecoveringRedisManager`): the listener retries every few
+      seconds at most, and after each resubscription it tells this instance's
+      clients to catch up, since whatever was published meanwhile never reached them.
     """
     url = app.config.get("REDIS_URL")
     if not url:
         return None
     from redis.backoff import NoBackoff
     from redis.retry import Retry
-    from socketio import RedisManager
 
-    return RedisManager(
+    return _manager_class()(
         url,
         channel=f"{app.config['REDIS_NAMESPACE']}:socketio",
         redis_options={
@@ -339,3 +342,69 @@ def message_queue(app: Flask) -> Any:
             "retry": Retry(NoBackoff(), 1),
         },
     )
+
+
+# The listener's longest wait between two attempts to resubscribe (python-socketio's own
+# loop doubles it up to 60 s, which would keep an instance deaf for a minute).
+LISTEN_RETRY_MAX_SECONDS = 4.0
+
+
+def _manager_class() -> type:
+    """The Redis manager subclass, built on first use (redis and socketio load lazily)."""
+    import time
+
+    import redis
+    from socketio import RedisManager
+
+    class NotifyingPubSub(redis.client.PubSub):
+        """A subscription that reports its silent reconnects (redis-py resubscribes by itself)."""
+
+        def __init__(self, *args: Any, on_reconnect: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._on_reconnect = on_reconnect
+
+        def on_connect(self, connection: Any) -> None:
+            super().on_connect(connection)
+            self._on_reconnect()
+
+    class RecoveringRedisManager(RedisManager):
+        """python-socketio's Redis manager, with a bounded retry and a catch-up hint."""
+
+        def _redis_listen_with_retries(self) -> Any:
+            # A copy of the library's loop (python-socketio 5.x) with two changes: the wait
+            # is capped, and a resubscription after a failure asks clients to resync.
+            retry_sleep = 0.5
+            pubsub = None
+            failed = False
+            while True:
+                try:
+                    if pubsub is None:
+                        self._redis_connect()
+                        pubsub = NotifyingPubSub(
+                            self.redis.connection_pool,
+                            ignore_subscribe_messages=True,
+                            on_reconnect=_subscription_resumed,
+                        )
+                        pubsub.subscribe(self.channel)
+                        retry_sleep = 0.5
+                        if failed:
+                            _subscription_resumed()
+                    yield from pubsub.listen()
+                except Exception as error:
+                    log.warning(
+                        "Redis subscription lost (%s); retrying in %.1fs", error, retry_sleep
+                    )
+                    pubsub = None
+                    failed = True
+                    time.sleep(retry_sleep)
+                    retry_sleep = min(retry_sleep * 2, LISTEN_RETRY_MAX_SECONDS)
+
+    return RecoveringRedisManager
+
+
+def _subscription_resumed() -> None:
+    """Redis is back for this instance's listener: its clients may have missed pushes."""
+    from . import realtime
+
+    log.info("Redis subscription resumed; asking this instance's clients to resync")
+    realtime.push_resync_local()
