@@ -97,12 +97,14 @@ class ChatNamespace(Namespace):
         except DBAPIError as error:
             _refuse_unavailable(error)
         if not authenticated:
+            realtime.close_refused_connection(request.sid)
             raise ConnectionRefusedError("unauthorized")
         # Checked next to the attach, with no I/O between them: under gevent nothing
         # else runs in between, so concurrent handshakes cannot all slip under the cap.
         try:
             ratelimits.check_socket_capacity(current_user.id)
         except ratelimits.TooManyConnections as refused:
+            realtime.close_refused_connection(request.sid)
             raise ConnectionRefusedError(refused.code, refused.to_dict()) from None
         try:
             # Enters the user's channel first, with no I/O before it (the cap above holds).

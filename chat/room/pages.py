@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..errors import ServiceError
@@ -81,7 +81,11 @@ def join_link(room_id: uuid.UUID):
 @login_required
 def show(room_id: uuid.UUID):
     room = reading.annotate([rooms.get_room(current_user, room_id)], current_user.id)[0]
-    latest = messages.history(current_user, room_id, limit=HISTORY_PAGE)
+    # ?around=<seq> (a search result): the page centred on that message, marked.
+    around = request.args.get("around", type=int)
+    if around is not None and around < 1:
+        around = None
+    latest = messages.history(current_user, room_id, around=around, limit=HISTORY_PAGE)
     sidebar = _sidebar()
     member_online = presence.online_among(member.user_id for member in room.members)
     return render_template(
@@ -92,5 +96,6 @@ def show(room_id: uuid.UUID):
         member_online=member_online,
         join_link=url_for("room.join_link", room_id=room.id, _external=True),
         active_room_id=room.id,
+        highlight_seq=around,
         **sidebar,
     )

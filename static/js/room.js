@@ -20,6 +20,7 @@
   const membersEl = document.getElementById("members");
   const titleEl = document.getElementById("room-title");
 
+  const viewingHistory = roomEl.dataset.viewingHistory === "true";
   const client = window.ChatClient.shared(userId);
   client.track(roomId, Number(roomEl.dataset.lastSeq || 0), Number(roomEl.dataset.lastChange || 0));
 
@@ -65,7 +66,15 @@
 
   function fillMessage(li, message) {
     const own = message.sender_id === userId;
-    li.className = "message" + (own ? " own" : "") + (message.deleted ? " deleted" : "");
+    const mentionsMe = (message.mentions || []).includes(userId) && !message.deleted;
+    const highlighted = li.classList.contains("highlighted");
+    li.className =
+      "message" +
+      (own ? " own" : "") +
+      (message.deleted ? " deleted" : "") +
+      (mentionsMe ? " mentions-me" : "") +
+      (highlighted ? " highlighted" : "");
+    li.id = `message-${message.seq}`;
     li.dataset.id = String(message.id);
     li.dataset.seq = String(message.seq);
     li.dataset.change = String(message.change_seq);
@@ -184,6 +193,12 @@
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
     let li = byId(message.id);
     if (li && Number(li.dataset.change || 0) > message.change_seq) return;
+    if (!li && viewingHistory) {
+      // An older page is on screen (a search result): newer messages wait behind the jump link.
+      const shown = list.querySelectorAll("li.message[data-seq]");
+      const newest = shown.length ? Number(shown[shown.length - 1].dataset.seq) : 0;
+      if (message.seq > newest) return;
+    }
     if (!li) {
       li = document.createElement("li");
       fillMessage(li, message);
@@ -495,6 +510,7 @@
     client.send(roomId, body);
     input.value = "";
     lastTypingSent = 0;
+    if (viewingHistory) window.location.href = `/rooms/${roomId}`;
   });
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -512,6 +528,110 @@
   });
   relayout();
   client.pending(roomId).forEach(showOutboxItem);
-  list.scrollTop = list.scrollHeight;
+  const highlighted = list.querySelector("li.highlighted");
+  if (highlighted) highlighted.scrollIntoView({ block: "center" });
+  else list.scrollTop = list.scrollHeight;
   markRead();
+
+  // ---- mute -----------------------------------------------------------------------------------
+
+  const muteButton = document.getElementById("mute-toggle");
+  const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+  muteButton.addEventListener("click", async () => {
+    const muted = roomEl.dataset.muted !== "true";
+    const response = await fetch(`/api/rooms/${roomId}/settings`, {
+      method: "PATCH",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken },
+      body: JSON.stringify({ muted }),
+    });
+    if (!response.ok) return;
+    roomEl.dataset.muted = String(muted);
+    muteButton.textContent = muted ? "Unmute" : "Mute";
+    muteButton.setAttribute("aria-pressed", String(muted));
+    const entry = document.querySelector(`#room-list li[data-room-id="${CSS.escape(roomId)}"]`);
+    if (entry) entry.dataset.muted = String(muted);
+  });
+
+  // ---- @mention autocomplete ------------------------------------------------------------------
+
+  const suggestions = document.getElementById("mention-suggestions");
+  let choices = [];
+  let active = 0;
+  function memberNames() {
+    return Array.from(membersEl.querySelectorAll("li[data-user-id]"))
+      .filter((li) => li.dataset.userId !== userId)
+      .map((li) => li.querySelector(".member-name").textContent);
+  }
+  // The "@partial" being typed just before the caret, if any.
+  function mentionAtCaret() {
+    const before = input.value.slice(0, input.selectionStart);
+    const match = before.match(/(^|\s)@([^\s@]{0,30})$/u);
+    return match ? { start: before.length - match[2].length - 1, partial: match[2] } : null;
+  }
+  function closeSuggestions() {
+    suggestions.hidden = true;
+    suggestions.replaceChildren();
+    choices = [];
+    input.removeAttribute("aria-activedescendant");
+  }
+  function pick(name) {
+    const at = mentionAtCaret();
+    if (!at) return closeSuggestions();
+    const caret = input.selectionStart;
+    input.value = `${input.value.slice(0, at.start)}@${name} ${input.value.slice(caret)}`;
+    const position = at.start + name.length + 2;
+    input.setSelectionRange(position, position);
+    closeSuggestions();
+    input.focus();
+  }
+  function renderSuggestions() {
+    suggestions.replaceChildren(
+      ...choices.map((name, index) => {
+        const option = document.createElement("li");
+        option.id = `mention-option-${index}`;
+        option.setAttribute("role", "option");
+        option.setAttribute("aria-selected", String(index === active));
+        option.textContent = name;
+        option.addEventListener("mousedown", (event) => {
+          event.preventDefault();
+          pick(name);
+        });
+        return option;
+      })
+    );
+    suggestions.hidden = choices.length === 0;
+    if (choices.length) input.setAttribute("aria-activedescendant", `mention-option-${active}`);
+  }
+  input.setAttribute("aria-controls", "mention-suggestions");
+  input.addEventListener("input", () => {
+    const at = mentionAtCaret();
+    if (!at) return closeSuggestions();
+    const wanted = at.partial.toLocaleLowerCase();
+    choices = memberNames()
+      .filter((name) => name.toLocaleLowerCase().startsWith(wanted))
+      .slice(0, 8);
+    active = 0;
+    renderSuggestions();
+  });
+  input.addEventListener(
+    "keydown",
+    (event) => {
+      if (suggestions.hidden || !choices.length) return;
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        const step = event.key === "ArrowDown" ? 1 : -1;
+        active = (active + step + choices.length) % choices.length;
+        renderSuggestions();
+      } else if (event.key === "Enter" || event.key === "Tab") {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        pick(choices[active]);
+      } else if (event.key === "Escape") {
+        closeSuggestions();
+      }
+    },
+    true
+  );
+  input.addEventListener("blur", () => setTimeout(closeSuggestions, 150));
 })();

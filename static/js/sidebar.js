@@ -29,6 +29,14 @@
     return `${who}: ${body}`;
   }
 
+  function setMentions(li, count) {
+    const badge = li.querySelector(".mention-badge");
+    li.dataset.mentions = String(count);
+    badge.textContent = `@${count}`;
+    badge.setAttribute("aria-label", `${count} mentions`);
+    badge.hidden = count <= 0;
+  }
+
   function setUnread(li, count) {
     const badge = li.querySelector(".unread-badge");
     li.dataset.unread = String(count);
@@ -75,11 +83,15 @@
     preview.dir = "auto";
     preview.textContent = previewText(room.last_message);
     text.append(title, preview);
+    const mentionBadge = document.createElement("span");
+    mentionBadge.className = "mention-badge";
     const badge = document.createElement("span");
     badge.className = "unread-badge";
-    link.append(avatar, text, badge);
+    link.append(avatar, text, mentionBadge, badge);
     li.append(link);
+    li.dataset.muted = String(Boolean(room.muted));
     setUnread(li, room.unread_count || 0);
+    setMentions(li, room.mention_count || 0);
     return li;
   }
 
@@ -113,7 +125,10 @@
       rooms.forEach((room) => {
         const li = itemFor(room.id) || upsertRoom(room);
         list.append(li); // server order: most recent activity first
-        setUnread(li, room.id === activeRoomId && !document.hidden ? 0 : room.unread_count);
+        const watching = room.id === activeRoomId && !document.hidden;
+        setUnread(li, watching ? 0 : room.unread_count);
+        setMentions(li, watching ? 0 : room.mention_count);
+        li.dataset.muted = String(Boolean(room.muted));
         li.querySelector(".room-preview").textContent = previewText(room.last_message);
         li.dataset.lastSeq = String(room.last_seq);
         client.track(room.id, room.last_seq, room.last_change);
@@ -138,6 +153,9 @@
       const watching = message.room_id === activeRoomId && !document.hidden;
       if (message.sender_id !== userId && !message.deleted && !watching) {
         setUnread(li, Number(li.dataset.unread || 0) + 1);
+        if ((message.mentions || []).includes(userId)) {
+          setMentions(li, Number(li.dataset.mentions || 0) + 1);
+        }
       }
     }
   });
@@ -146,11 +164,16 @@
     if (!li) return;
     if (seq >= Number(li.dataset.lastSeq || 0)) {
       setUnread(li, 0);
+      setMentions(li, 0);
       return;
     }
     try {
       const response = await fetch(`/api/rooms/${roomId}`, { credentials: "same-origin" });
-      if (response.ok) setUnread(li, (await response.json()).unread_count);
+      if (response.ok) {
+        const room = await response.json();
+        setUnread(li, room.unread_count);
+        setMentions(li, room.mention_count);
+      }
     } catch (_) {
       // The next reconcile corrects it.
     }
@@ -201,6 +224,7 @@
 
   list.querySelectorAll("li[data-room-id]").forEach((li) => {
     li.dataset.unread = li.querySelector(".unread-badge").textContent.trim() || "0";
+    li.dataset.mentions = li.querySelector(".mention-badge").textContent.replace("@", "").trim() || "0";
     client.track(li.dataset.roomId, Number(li.dataset.lastSeq), Number(li.dataset.lastChange));
   });
 })();
