@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := chat:create_app()
 
-.PHONY: run test lint format migrate venv dev-venv browser screenshots clean
+.PHONY: run test lint format migrate venv dev-venv browser screenshots clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ run: migrate
 ## TEST_DATABASE_URL and TEST_REDIS_URL, or at their local defaults when those answer.
 test: dev-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Benchmarks against the bare relay (docs/performance.md; not part of `make test`): the quick
+## sizes by default, the issue's with FULL=1; BENCH_ARGS="--only 1,2 --postgres" and so on.
+bench: dev-venv
+	$(BIN)/python -m bench $(if $(FULL),--full) $(BENCH_ARGS)
 
 ## Refresh docs/screenshots from the browser tests.
 screenshots: dev-venv

@@ -81,6 +81,7 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
         test_endpoints,
         testing_routes,
         throttling,
+        timing,
     )
     from .http import register_http_handlers
 
@@ -92,6 +93,7 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
     # After the generic handlers: its 429 handler is the more specific one.
     throttling.init_app(app)
     security.init_app(app)
+    timing.init_app(app)  # Server-Timing header (docs/performance.md)
     test_endpoints.init_app(app)
     health.init_app(app)
     testing_routes.init_app(app)
