@@ -71,6 +71,10 @@ class Config:
     SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE") or None
     SOCKETIO_MAX_HTTP_BUFFER_SIZE = _env_int("SOCKETIO_MAX_HTTP_BUFFER_SIZE", 64 * 1024)
     ENGINEIO_MAX_DECODE_PACKETS = _env_int("ENGINEIO_MAX_DECODE_PACKETS", 256)
+    # Engine.IO heartbeat (python-engineio's defaults): a client silent for interval +
+    # timeout seconds is dropped, and with it whatever its session held.
+    SOCKETIO_PING_INTERVAL = _env_int("SOCKETIO_PING_INTERVAL", 25)
+    SOCKETIO_PING_TIMEOUT = _env_int("SOCKETIO_PING_TIMEOUT", 20)
 
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 6 * 1024 * 1024)
 

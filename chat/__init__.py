@@ -56,6 +56,8 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
         client_manager=socket_registry.message_queue(app),
         cors_allowed_origins=origin_check(app.config["SOCKETIO_ALLOWED_ORIGINS"]),
         max_http_buffer_size=app.config["SOCKETIO_MAX_HTTP_BUFFER_SIZE"],
+        ping_interval=app.config["SOCKETIO_PING_INTERVAL"],
+        ping_timeout=app.config["SOCKETIO_PING_TIMEOUT"],
         # Sessions are read from the cookie at connect; logout disconnects sockets.
         manage_session=True,
     )

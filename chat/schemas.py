@@ -27,6 +27,19 @@ PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 1024
 
 
+class StrictBoolean(fields.Boolean):
+    """A JSON ``true`` or ``false`` and nothing else, as the OpenAPI document says.
+
+    marshmallow's Boolean also takes 1, 0, "yes", "on" and the like (and a truthy set
+    cannot exclude 1, which equals True): a client sending those is mistaken.
+    """
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class UTCDateTime(fields.DateTime):
     """SQLite hands back naive datetimes; every stored time is UTC, so say so."""
 
@@ -96,7 +109,7 @@ class RegisterSchema(Schema):
 class LoginSchema(Schema):
     email = fields.String(required=True, validate=validate.Length(1, 254))
     password = fields.String(required=True, validate=validate.Length(1, PASSWORD_MAX_LENGTH))
-    remember = fields.Boolean(load_default=False)
+    remember = StrictBoolean(load_default=False)
 
     @pre_load
     def _trim(self, data: Any, **_: Any) -> Any:
@@ -147,7 +160,7 @@ class SearchQuerySchema(Schema):
 
 
 class RoomSettingsSchema(Schema):
-    muted = fields.Boolean(required=True)
+    muted = StrictBoolean(required=True)
 
 
 class PostMessageSchema(Schema):

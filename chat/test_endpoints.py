@@ -34,10 +34,12 @@ def _greenlets() -> int:
         from greenlet import greenlet
     except ImportError:  # pragma: no cover - greenlet ships with gevent
         return 0
-    return sum(1 for obj in gc.get_objects() if isinstance(obj, greenlet))
+    # type(), not isinstance(): a werkzeug LocalProxy answers isinstance by its target.
+    return sum(1 for obj in gc.get_objects() if issubclass(type(obj), greenlet))
 
 
 def stats() -> dict[str, Any]:
+    gc.collect()  # finished greenlets and closed sessions are garbage, not load
     engineio = getattr(socketio.server, "eio", None)
     return {
         "greenlets": _greenlets(),

@@ -61,6 +61,7 @@ MATRIX = [
     _row(Http("GET", "/api/rooms/{group}/changes?since=0"), 401, 404, 200, 200),
     _row(Http("POST", "/api/rooms/{group}/messages", {"body": "hi"}), 401, 404, 201, 201),
     _row(Http("POST", "/api/rooms/{group}/read", {"seq": 1}), 401, 404, 204, 204),
+    _row(Http("PATCH", "/api/rooms/{group}/settings", {"muted": True}), 401, 404, 200, 200),
     _row(Http("POST", "/api/rooms/{group}/leave"), 401, 404, 204, 204),
     # The id of a group room is its invitation.
     _row(Http("POST", "/api/rooms/{group}/join"), 401, 200, 200, 200),

@@ -82,6 +82,7 @@ def mark_read(payload, room_id: uuid.UUID):
 @login_required
 @blp.arguments(RoomSettingsSchema)
 @blp.response(200, RoomSchema)
+@errors(blp, 400, 401, 404, 503)
 def room_settings(payload, room_id: uuid.UUID):
     """The caller's own settings for a room: ``muted`` silences its notifications."""
     reading.set_muted(current_user, room_id, payload["muted"])
