@@ -15,9 +15,9 @@ The limit strings come from the ``RATELIMIT_*`` settings, read at each request, 
 tests and deployments change them without code. Message sends are limited in the
 service layer instead (``services/ratelimits.py``), because the socket shares them.
 
-Addresses are ``request.remote_addr``: behind a reverse proxy, the app must be
-wrapped in Werkzeug's ``ProxyFix`` with the proxy count, or every client shares the
-proxy's address.
+Addresses are ``request.remote_addr``: behind a reverse proxy, ``TRUSTED_PROXIES``
+must say how many proxies set ``X-Forwarded-For`` (``ProxyFix``), or every client
+shares the proxy's address.
 """
 
 from __future__ import annotations
