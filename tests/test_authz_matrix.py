@@ -66,6 +66,7 @@ MATRIX = [
     # The id of a group room is its invitation.
     _row(Http("POST", "/api/rooms/{group}/join"), 401, 200, 200, 200),
     _row(Http("GET", "/rooms/{group}"), 302, 404, 200, 200),
+    _row(Http("GET", "/api/search?q=author&room_id={group}"), 401, 404, 200, 200),
     _row(Http("GET", "/rooms/{group}/join"), 302, 200, 302, 302),
     # -- a message: members see it; only its author changes it ------------------------
     _row(Http("PATCH", "/api/messages/{message}", {"body": "changed"}), 401, 404, 403, 200),
@@ -247,3 +248,14 @@ def test_the_table_covers_every_socket_event() -> None:
     }
     covered = {action.event for action, _ in MATRIX if isinstance(action, Socket)}
     assert events <= covered, f"add these socket events to MATRIX: {sorted(events - covered)}"
+
+
+def test_search_finds_a_room_s_messages_for_its_members_only(world: World) -> None:
+    """Search takes the room from the query, or searches every room: members only, both ways."""
+    found = {}
+    for role in ("stranger", "member", "author"):
+        response = world.users[role].call("GET", "/api/search?q=author")
+        assert response.status_code == 200
+        found[role] = [hit["message"]["room_id"] for hit in response.get_json()["results"]]
+    assert world.ids["group"] not in found["stranger"]
+    assert world.ids["group"] in found["member"] and world.ids["group"] in found["author"]

@@ -68,7 +68,8 @@ def consume(rule: str, subject: uuid.UUID | str) -> None:
     if not enabled():
         return
     strategy = limiter.limiter
-    identifiers = ("service", rule, str(subject))
+    # Namespaced like Flask-Limiter's own keys, so a shared Redis keeps apps apart.
+    identifiers = (current_app.config.get("RATELIMIT_KEY_PREFIX", ""), rule, str(subject))
     items = rule_items(rule)
     for item in items:
         if not strategy.test(item, *identifiers):
