@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := chat:create_app()
 
-.PHONY: run test lint format migrate venv dev-venv browser screenshots clean bench
+.PHONY: run test lint format migrate venv dev-venv browser screenshots clean bench bench-search
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test: dev-venv
 ## sizes by default, the issue's with FULL=1; BENCH_ARGS="--only 1,2 --postgres" and so on.
 bench: dev-venv
 	$(BIN)/python -m bench $(if $(FULL),--full) $(BENCH_ARGS)
+
+## Search over 100,000 messages, on SQLite and (when reachable) PostgreSQL.
+bench-search: dev-venv
+	$(BIN)/python -m bench.search --postgres
 
 ## Refresh docs/screenshots from the browser tests.
 screenshots: dev-venv

@@ -45,15 +45,22 @@ def query_terms(text_query: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
-def _match_clause(terms: list[str]):
-    if db.engine.dialect.name == "sqlite":
-        # Each term quoted (no FTS5 syntax from the user) and made a prefix query.
-        fts_query = " ".join('"' + term.replace('"', '""') + '"*' for term in terms)
-        matching = text(f"SELECT rowid FROM {SQLITE_FTS_TABLE} WHERE {SQLITE_FTS_TABLE} MATCH :q")
-        return Message.id.in_(matching.bindparams(q=fts_query).columns(rowid=Integer))
+# PostgreSQL: how many of the reader's newest messages to try before the GIN index.
+RECENT_WINDOW = 2000
+
+
+def _sqlite_match(terms: list[str]):
+    # Each term quoted (no FTS5 syntax from the user) and made a prefix query. SQLite
+    # builds the set of matching rowids once and walks messages newest first against it.
+    fts_query = " ".join('"' + term.replace('"', '""') + '"*' for term in terms)
+    matching = text(f"SELECT rowid FROM {SQLITE_FTS_TABLE} WHERE {SQLITE_FTS_TABLE} MATCH :q")
+    return Message.id.in_(matching.bindparams(q=fts_query).columns(rowid=Integer))
+
+
+def _pg_ts_query(terms: list[str]):
+    """Every term as a prefix, all required: ``to_tsquery('simple', 'word:* & other:*')``."""
     ts_query = " & ".join(re.sub(r"[^\w]", "", term) + ":*" for term in terms)
-    vector = literal_column(f"messages.{PG_VECTOR_COLUMN}")
-    return vector.op("@@")(func.to_tsquery("simple", ts_query))
+    return func.to_tsquery("simple", ts_query)
 
 
 def highlights(body: str, terms: list[str]) -> list[dict[str, int]]:
@@ -86,22 +93,58 @@ def search(
     terms = query_terms(text_query)
     if room_id is not None:
         require_member(user.id, room_id)
-    query = (
+    base = (
         select(Message, Room)
         .join(Room, Room.id == Message.room_id)
         .join(
             RoomMember, and_(RoomMember.room_id == Message.room_id, RoomMember.user_id == user.id)
         )
-        .where(_match_clause(terms), Message.deleted_at.is_(None))
+        .where(Message.deleted_at.is_(None))
         .order_by(Message.id.desc())
         .limit(limit + 1)
     )
     if room_id is not None:
-        query = query.where(Message.room_id == room_id)
+        base = base.where(Message.room_id == room_id)
     if before is not None:
-        query = query.where(Message.id < before)
-    rows = db.session.execute(query).all()
+        base = base.where(Message.id < before)
+    if db.engine.dialect.name == "sqlite":
+        rows = db.session.execute(base.where(_sqlite_match(terms))).all()
+    else:
+        member_rooms = select(RoomMember.room_id).where(RoomMember.user_id == user.id)
+        if room_id is not None:
+            member_rooms = member_rooms.where(RoomMember.room_id == room_id)
+        rows = _pg_rows(base, _pg_ts_query(terms), member_rooms, before, limit)
     page = rows[:limit]
-    hits = [SearchHit(message, room, highlights(message.body, terms)) for message, room in page]
+    found = [SearchHit(message, room, highlights(message.body, terms)) for message, room in page]
     next_cursor = page[-1][0].id if len(rows) > limit else None
-    return hits, next_cursor
+    return found, next_cursor
+
+
+def _pg_rows(base, ts_query, member_rooms, before: int | None, limit: int) -> list:
+    """Common words are found fastest newest-first, rare ones through the GIN index.
+
+    PostgreSQL's estimates for prefix queries are poor, and either plan alone is
+    slow for the other kind of word (scanning every row of the reader's rooms for
+    a rare word; sorting every match of a common one). So: test the reader's
+    newest messages first (the primary key walked backwards, stopping after
+    RECENT_WINDOW rows, the text test applied to just those); only if they hold
+    too few matches — the word is rare — take the matches from the index, which
+    are then few.
+    """
+    vector = literal_column(f"messages.{PG_VECTOR_COLUMN}")
+    newest = select(Message.id, vector.label("vector")).where(Message.room_id.in_(member_rooms))
+    if before is not None:
+        newest = newest.where(Message.id < before)
+    newest = newest.order_by(Message.id.desc()).limit(RECENT_WINDOW).subquery("newest")
+    recent = (
+        select(newest.c.id)
+        .where(newest.c.vector.op("@@")(ts_query))
+        .cte("recent")
+        .prefix_with("MATERIALIZED")
+    )
+    rows = db.session.execute(base.join(recent, recent.c.id == Message.id)).all()
+    if len(rows) > limit:
+        return rows
+    hits = select(Message.id).where(vector.op("@@")(ts_query)).cte("hits")
+    hits = hits.prefix_with("MATERIALIZED")
+    return db.session.execute(base.join(hits, hits.c.id == Message.id)).all()
