@@ -11,16 +11,34 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..database import write_transaction
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..models import Message, Room, User, utcnow
+from ..models import Message, MessageMention, Room, User, utcnow
 from . import mentions, permissions, ratelimits, realtime
 from .permissions import require_member
 from .rooms import room_ids_of
+
+# The send path's writes, built once: constructing and hashing the statements on every
+# send cost more CPU than executing them (docs/performance.md). Core statements on the
+# tables, so that no ORM unit of work runs for a single INSERT.
+_rooms = Room.__table__
+_messages = Message.__table__
+_TAKE_NUMBERS = (
+    update(_rooms)
+    .where(_rooms.c.id == bindparam("room_id"))
+    .values(
+        last_seq=_rooms.c.last_seq + 1,
+        last_change=_rooms.c.last_change + 1,
+        last_activity_at=bindparam("now", type_=_rooms.c.last_activity_at.type),
+    )
+    .returning(_rooms.c.last_seq, _rooms.c.last_change)
+)
+_INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
+_INSERT_MENTIONS = insert(MessageMention.__table__)
 
 
 def _stored_retry(sender_id: uuid.UUID, client_id: str, room_id: uuid.UUID) -> Message | None:
@@ -42,7 +60,10 @@ def post_message(
     """Store a message and push it to the room; returns ``(message, created)``.
 
     A repeated ``client_id`` returns the stored message with ``created=False``
-    and pushes nothing: the first attempt already did.
+    and pushes nothing: the first attempt already did. The unique constraint on
+    ``(sender_id, client_id)`` finds the repeat: its insert is refused, the attempt
+    rolled back (seq included) and the stored row read. Retries are rare, so the
+    common send pays no lookup for them.
 
     Each attempt spends one of the sender's message budget (``RateLimited``, 429,
     beyond it), here rather than in a route so that HTTP and the socket share it.
@@ -51,44 +72,42 @@ def post_message(
     try:
         with write_transaction() as session:
             require_member(sender.id, room_id)
-            if client_id is not None:
-                stored = _stored_retry(sender.id, client_id, room_id)
-                if stored is not None:
-                    return stored, False
             now = utcnow()
-            seq, change = session.execute(
-                update(Room)
-                .where(Room.id == room_id)
-                .values(
-                    last_seq=Room.last_seq + 1,
-                    last_change=Room.last_change + 1,
-                    last_activity_at=now,
+            seq, change = session.execute(_TAKE_NUMBERS, {"room_id": room_id, "now": now}).one()
+            values = {
+                "room_id": room_id,
+                "sender_id": sender.id,
+                "seq": seq,
+                "change_seq": change,
+                "body": body,
+                "client_id": client_id,
+                "created_at": now,
+            }
+            message_id = session.execute(_INSERT_MESSAGE, values).scalar_one()
+            mentioned = mentions.mentioned_members(session, room_id, body, sender.id)
+            if mentioned:
+                session.execute(
+                    _INSERT_MENTIONS,
+                    [{"message_id": message_id, "user_id": user_id} for user_id in mentioned],
                 )
-                .returning(Room.last_seq, Room.last_change)
-                .execution_options(synchronize_session=False)
-            ).one()
-            message = Message(
-                room_id=room_id,
-                sender=sender,
-                seq=seq,
-                change_seq=change,
-                body=body,
-                client_id=client_id,
-                created_at=now,
-                mentions=mentions.as_rows(
-                    mentions.mentioned_members(session, room_id, body, sender.id)
-                ),
-            )
-            session.add(message)
     except IntegrityError:
-        # Two attempts of the same send raced (PostgreSQL, several processes):
-        # the loser's transaction, seq included, was rolled back.
+        # A repeated client_id: an earlier attempt (or a concurrent one, on PostgreSQL
+        # with several processes) stored it; this one, seq included, was rolled back.
         if client_id is None:
             raise
         stored = _stored_retry(sender.id, client_id, room_id)
         if stored is None:
             raise
         return stored, False
+    # The committed row as an object, outside the session: nothing to flush or reload.
+    message = Message(
+        id=message_id,
+        sender=sender,
+        edited_at=None,
+        deleted_at=None,
+        mentions=mentions.as_rows(mentioned),
+        **values,
+    )
     realtime.push_message(message)
     return message, True
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 
 from ..errors import Forbidden, NotFound
 from ..extensions import db
@@ -29,12 +29,17 @@ ROOM_NOT_FOUND = "No such room, or you are not a member of it."
 MESSAGE_NOT_FOUND = "No such message."
 
 
-def is_member(user_id: uuid.UUID, room_id: uuid.UUID) -> bool:
-    return bool(
-        db.session.scalar(
-            select(exists().where(RoomMember.room_id == room_id, RoomMember.user_id == user_id))
-        )
+# Built once: asked on every send and read, and building the statement cost more than
+# running it (docs/performance.md).
+_IS_MEMBER = select(
+    exists().where(
+        RoomMember.room_id == bindparam("room_id"), RoomMember.user_id == bindparam("user_id")
     )
+)
+
+
+def is_member(user_id: uuid.UUID, room_id: uuid.UUID) -> bool:
+    return bool(db.session.scalar(_IS_MEMBER, {"room_id": room_id, "user_id": user_id}))
 
 
 def require_member(user_id: uuid.UUID, room_id: uuid.UUID) -> None:

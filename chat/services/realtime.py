@@ -90,7 +90,20 @@ def unsubscribe_user(user_id: uuid.UUID, room_id: uuid.UUID) -> None:
 
 
 def message_payload(message: Message) -> dict[str, Any]:
-    return _message_schema.dump(message)
+    """The message as pushed and acknowledged; dumped once per version of the row.
+
+    A send pushes the payload and then acknowledges it to the sender: the second
+    dump of the same row cost as much as the first (docs/performance.md). The copy
+    kept on the object is reused only while the fields an edit or delete changes
+    are the same; nothing mutates a payload once built (emits encode it at once).
+    """
+    version = (message.id, message.change_seq, message.body, message.edited_at)
+    cached = message.__dict__.get("_chat_payload")
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    payload = _message_schema.dump(message)
+    message.__dict__["_chat_payload"] = (version, payload)
+    return payload
 
 
 def push_message(message: Message) -> None:
