@@ -141,3 +141,18 @@ def bodies(page: Page) -> Locator:
 
 def senders(page: Page) -> Locator:
     return page.locator("#messages li.message .sender")
+
+
+def create_room(page: Page, title: str) -> str:
+    """Create a group room from the room list's form; returns its id (the page is in it)."""
+    page.get_by_label("Room title").fill(title)
+    page.get_by_role("button", name="Create room").click()
+    expect(page).to_have_url(re.compile(rf"/rooms/{UUID}$"))
+    return page.url.rsplit("/", 1)[1]
+
+
+def join_by_link(page: Page, room_id: str) -> None:
+    """Open a room's invite link and accept it."""
+    page.goto(f"/rooms/{room_id}/join")
+    page.get_by_role("button", name="Join room").click()
+    expect(page).to_have_url(re.compile(rf"/rooms/{room_id}$"))

@@ -53,6 +53,9 @@ class ProtocolClient:
         self._connected = threading.Event()
         socket_http = requests.Session()
         socket_http.cookies.update(cookies)
+        # Uncompressed long-polling bodies, so that a test's TCP proxy can see what passes
+        # (Engine.IO gzips payloads over 1 KiB when the client accepts it).
+        socket_http.headers["Accept-Encoding"] = "identity"
         self.sio = socketio.Client(
             http_session=socket_http,
             reconnection=True,

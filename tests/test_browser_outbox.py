@@ -8,14 +8,13 @@ sees them in order.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
-from .browser_support import UUID, Person, bodies, composer, register
+from .browser_support import Person, bodies, composer, create_room, join_by_link, register
 
 pytestmark = pytest.mark.browser
 
@@ -24,13 +23,8 @@ def _open_shared_room(owner: Person, guest: Person) -> tuple[Page, Page, str]:
     page_owner, page_guest = owner.open_page(), guest.open_page()
     register(owner, page_owner)
     register(guest, page_guest)
-    page_owner.get_by_label("Room title").fill("Outbox room")
-    page_owner.get_by_role("button", name="Create room").click()
-    expect(page_owner).to_have_url(re.compile(rf"/rooms/{UUID}$"))
-    room_id = page_owner.url.rsplit("/", 1)[1]
-    page_guest.goto(f"/rooms/{room_id}/join")
-    page_guest.get_by_role("button", name="Join room").click()
-    expect(page_guest).to_have_url(guest.url(f"/rooms/{room_id}"))
+    room_id = create_room(page_owner, "Outbox room")
+    join_by_link(page_guest, room_id)
     return page_owner, page_guest, room_id
 
 

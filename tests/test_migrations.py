@@ -15,11 +15,13 @@ from chat import create_app
 from chat.extensions import db
 from chat.search_index import include_in_autogenerate
 
+from .postgres_support import require_postgres, temp_database
 from .support import PROJECT_DIR
 
 
-def test_upgrade_from_empty_matches_models_and_downgrades_cleanly(tmp_path: Path) -> None:
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'm.sqlite3'}")
+def check_migrations_round_trip(database_url: str) -> None:
+    """Upgrade from nothing, compare with the models, go down to nothing, and up again."""
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:
@@ -34,6 +36,16 @@ def test_upgrade_from_empty_matches_models_and_downgrades_cleanly(tmp_path: Path
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         upgrade()
         db.engine.dispose()
+
+
+def test_migrations_match_models_and_downgrade_cleanly_on_sqlite(tmp_path: Path) -> None:
+    check_migrations_round_trip(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+
+
+def test_migrations_match_models_and_downgrade_cleanly_on_postgresql() -> None:
+    require_postgres()
+    with temp_database(label="migrations") as database:
+        check_migrations_round_trip(database.url_string)
 
 
 def test_flask_db_check_reports_no_pending_changes(tmp_path: Path) -> None:

@@ -19,14 +19,9 @@ import psycopg
 import pytest
 import requests
 import socketio
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
 
 from chat import create_app
 from chat.extensions import db
-from chat.search_index import include_in_autogenerate
 
 from .postgres_support import (
     TempDatabase,
@@ -37,26 +32,6 @@ from .postgres_support import (
 from .protocol_client import ProtocolClient
 from .support import ApiUser, ServerProcess, SocketClient, wait_until
 from .tcp_proxy import TcpProxy
-
-
-def test_migrations_build_the_same_schema_on_postgresql_and_go_down_cleanly() -> None:
-    require_postgres()
-    with temp_database(label="migrations") as database:
-        app = create_app("testing", SQLALCHEMY_DATABASE_URI=database.url_string)
-        with app.app_context():
-            upgrade()
-            with db.engine.connect() as connection:
-                context = MigrationContext.configure(
-                    connection,
-                    opts={"compare_type": True, "include_name": include_in_autogenerate},
-                )
-                assert compare_metadata(context, db.metadata) == []
-            tables = set(inspect(db.engine).get_table_names())
-            assert {"users", "profiles", "rooms", "room_members", "messages"} <= tables
-            downgrade(revision="base")
-            assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
-            upgrade()
-            db.engine.dispose()
 
 
 def test_pool_settings_reach_the_engine() -> None:

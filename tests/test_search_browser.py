@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
-from .browser_support import UUID, Person, composer, register
+from .browser_support import Person, composer, create_room, join_by_link, register
 
 pytestmark = pytest.mark.browser
 
@@ -69,13 +69,8 @@ def test_search_mentions_and_notifications(new_person: Callable[..., Person]) ->
     page_m, page_j = mina.open_page(), jun.open_page()
     register(mina, page_m)
     register(jun, page_j)
-    page_m.get_by_label("Room title").fill("Project")
-    page_m.get_by_role("button", name="Create room").click()
-    expect(page_m).to_have_url(re.compile(rf"/rooms/{UUID}$"))
-    room_id = page_m.url.rsplit("/", 1)[1]
-    page_j.goto(f"/rooms/{room_id}/join")
-    page_j.get_by_role("button", name="Join room").click()
-    expect(page_j).to_have_url(re.compile(rf"/rooms/{room_id}$"))
+    room_id = create_room(page_m, "Project")
+    join_by_link(page_j, room_id)
 
     # 60 messages; the one to find is old enough not to be on the room's first page.
     history = [f"status update {n}" for n in range(1, 61)]

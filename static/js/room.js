@@ -32,6 +32,16 @@
 
   // ---- rendering ---------------------------------------------------------------
 
+  function button(text, className, onClick, ariaLabel) {
+    const element = document.createElement("button");
+    element.type = "button";
+    element.className = className;
+    element.textContent = text;
+    if (ariaLabel) element.setAttribute("aria-label", ariaLabel);
+    if (onClick) element.addEventListener("click", onClick);
+    return element;
+  }
+
   function formatTime(iso) {
     return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
@@ -134,19 +144,10 @@
   function actionsFor(li) {
     const actions = document.createElement("div");
     actions.className = "actions";
-    const edit = document.createElement("button");
-    edit.type = "button";
-    edit.className = "link";
-    edit.textContent = "Edit";
-    edit.setAttribute("aria-label", "Edit message");
-    edit.addEventListener("click", () => startEdit(li));
-    const remove = document.createElement("button");
-    remove.type = "button";
-    remove.className = "link danger";
-    remove.textContent = "Delete";
-    remove.setAttribute("aria-label", "Delete message");
-    remove.addEventListener("click", () => confirmDelete(li));
-    actions.append(edit, remove);
+    actions.append(
+      button("Edit", "link", () => startEdit(li), "Edit message"),
+      button("Delete", "link danger", () => confirmDelete(li), "Delete message")
+    );
     return actions;
   }
 
@@ -240,17 +241,10 @@
     body.textContent = item.body;
     main.append(status, body);
     if (item.state === "failed") {
-      const retry = document.createElement("button");
-      retry.type = "button";
-      retry.className = "retry";
-      retry.textContent = "Retry";
-      retry.addEventListener("click", () => client.retry(item.client_id));
-      const discard = document.createElement("button");
-      discard.type = "button";
-      discard.className = "discard link";
-      discard.textContent = "Discard";
-      discard.addEventListener("click", () => client.discard(item.client_id));
-      main.append(retry, discard);
+      main.append(
+        button("Retry", "retry", () => client.retry(item.client_id)),
+        button("Discard", "discard link", () => client.discard(item.client_id))
+      );
     }
     li.replaceChildren(main);
     list.scrollTop = list.scrollHeight;
@@ -276,10 +270,7 @@
     const save = document.createElement("button");
     save.type = "submit";
     save.textContent = "Save";
-    const cancel = document.createElement("button");
-    cancel.type = "button";
-    cancel.className = "link";
-    cancel.textContent = "Cancel";
+    const cancel = button("Cancel", "link");
     const problem = document.createElement("span");
     problem.className = "field-error";
     problem.setAttribute("role", "alert");
@@ -319,14 +310,8 @@
     const confirm = document.createElement("span");
     confirm.className = "confirm";
     confirm.textContent = "Delete this message? ";
-    const yes = document.createElement("button");
-    yes.type = "button";
-    yes.className = "link danger";
-    yes.textContent = "Yes, delete";
-    const no = document.createElement("button");
-    no.type = "button";
-    no.className = "link";
-    no.textContent = "Keep it";
+    const yes = button("Yes, delete", "link danger");
+    const no = button("Keep it", "link");
     confirm.append(yes, " ", no);
     actions.append(confirm);
     yes.focus();
