@@ -26,11 +26,39 @@ from chat.extensions import db
 from chat.models import Message, Profile, Room, RoomMember, User
 from chat.services import search
 
-WORDS = (
-    "report meeting launch budget review design release deploy server client "
-    "database index search socket message room people profile avatar notes plan "
-    "안녕하세요 회의 내일 프로젝트 일정 확인 감사합니다 привет проект отчёт"
-).split()
+WORDS = [
+    "report",
+    "meeting",
+    "launch",
+    "budget",
+    "review",
+    "design",
+    "release",
+    "deploy",
+    "server",
+    "client",
+    "database",
+    "index",
+    "search",
+    "socket",
+    "message",
+    "room",
+    "people",
+    "profile",
+    "avatar",
+    "notes",
+    "plan",
+    "안녕하세요",
+    "회의",
+    "내일",
+    "프로젝트",
+    "일정",
+    "확인",
+    "감사합니다",
+    "привет",
+    "проект",
+    "отчёт",
+]
 QUERIES = ["report", "launch budget", "안녕", "회의", "проект", "zebra"]
 
 

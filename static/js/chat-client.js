@@ -291,6 +291,11 @@
           }
           const code = err ? "timeout" : (ack && ack.error) || "error";
           const text = err ? "The server did not answer." : (ack && ack.message) || "Sending failed.";
+          if (code === "rate_limited") {
+            // Temporary: try again, with the same client_id, once the server says it may.
+            const waitMs = Math.max(1, Number(ack.retry_after) || 1) * 1000;
+            setTimeout(() => this._deliver(item), waitMs);
+          }
           this.outbox.update(item.client_id, { state: "failed", error_code: code, error: text });
           this._emit("outbox", { ...item, state: "failed", error_code: code, error: text });
           resolve(false);

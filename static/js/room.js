@@ -17,6 +17,11 @@
   const typingEl = document.getElementById("typing");
   const olderButton = document.getElementById("load-older");
   const memberCount = document.getElementById("member-count");
+  const memberNoun = document.getElementById("member-noun");
+  function setMemberCount(count) {
+    memberCount.textContent = String(count);
+    memberNoun.textContent = count === 1 ? "member" : "members";
+  }
   const membersEl = document.getElementById("members");
   const titleEl = document.getElementById("room-title");
 
@@ -441,7 +446,7 @@
   });
   client.on("member_joined", (event) => {
     if (event.room_id !== roomId || membersEl.querySelector(`[data-user-id="${event.user.id}"]`)) return;
-    memberCount.textContent = String(Number(memberCount.textContent) + 1);
+    setMemberCount(Number(memberCount.textContent) + 1);
     const li = document.createElement("li");
     li.dataset.userId = event.user.id;
     li.title = event.user.display_name;
@@ -460,7 +465,7 @@
     if (event.room_id !== roomId) return;
     const li = membersEl.querySelector(`[data-user-id="${CSS.escape(event.user_id)}"]`);
     if (li) li.remove();
-    memberCount.textContent = String(Math.max(0, Number(memberCount.textContent) - 1));
+    setMemberCount(Math.max(0, Number(memberCount.textContent) - 1));
   });
   client.on("user_updated", ({ user }) => {
     list.querySelectorAll(`li.message[data-sender-id="${CSS.escape(user.id)}"]`).forEach((li) => {
