@@ -8,6 +8,7 @@ stack (inclusive) and at the top of it (self). docs/performance.md quotes these.
 - ``send``: one websocket client sending acknowledged messages back to back (scenario 1).
 - ``throughput``: 10 senders in a room of 10 (scenario 2).
 - ``fanout``: a room of ``--members`` receivers, 10 messages/s (scenario 3).
+- ``history``: history pages of a 20,000-message room in a loop (scenario 6).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import seed
 from .harness import LoadGen, RelayAccount, register, register_many, room_of
 from .servers import BENCH_DIR, CLIENT_CORES, SERVER_CORE, Workspace, raise_fd_limit
 
@@ -59,7 +61,7 @@ def _short(frame: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
-    parser.add_argument("load", choices=["send", "throughput", "fanout"])
+    parser.add_argument("load", choices=["send", "throughput", "fanout", "history"])
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             server = workspace.chat(workspace.database(args.database), cores=[SERVER_CORE])
             url = server.base_url
-        count = {"send": 1, "throughput": 10, "fanout": args.members + 1}[args.load]
+        count = {"send": 1, "throughput": 10, "fanout": args.members + 1, "history": 1}[args.load]
         if args.relay:
             accounts = [RelayAccount(server.base_url) for _ in range(count)]
         elif count == 1:
@@ -91,7 +93,25 @@ def main(argv: list[str] | None = None) -> int:
             accounts = register_many(server.base_url, count)
             room_id = room_of(accounts[0], accounts, "Profile")
         base = {"url": url, "room_id": room_id, "transport": "websocket"}
-        if args.load == "send":
+        if args.load == "history":
+            big_room = accounts[0].create_room("History")
+            seed.fill(server.database.url, accounts[0].user_id, big_room, 20_000, 1, 20_000)
+            gens = [
+                LoadGen(
+                    {
+                        **base,
+                        "role": "reader",
+                        "cookies": [accounts[0].cookies],
+                        "rate": 1,
+                        "duration": args.seconds,
+                        "http_url": server.base_url,
+                        "history_room": big_room,
+                        "history_top": 20_000,
+                    },
+                    CLIENT_CORES,
+                )
+            ]
+        elif args.load == "send":
             gens = [
                 LoadGen(
                     {

@@ -19,7 +19,17 @@ def _fmt(value: Any) -> str:
 
 def table(rows: list[dict[str, Any]], markdown: bool = True) -> str:
     """A Markdown table (it reads as plain text too), for the terminal and the docs."""
-    header = ["scenario", "metric", "variant", "value", "unit", "relay", "ratio", "target", "met"]
+    header = [
+        "scenario",
+        "metric",
+        "variant",
+        "value",
+        "unit",
+        "baseline",
+        "ratio",
+        "target",
+        "met",
+    ]
     lines = [header]
     for row in rows:
         ratio = row.get("ratio")

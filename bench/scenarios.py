@@ -481,10 +481,600 @@ def polling_batching(ctx: Context) -> None:
         )
 
 
+# ---- 3. fan-out to a big room ------------------------------------------------------
+
+
+def _split(items: list[Any], parts: int) -> list[list[Any]]:
+    return [items[i::parts] for i in range(parts)]
+
+
+def fanout_run(
+    ctx: Context, server: Server, url: str, members: list[Account], sender: Account, room_id: str
+) -> dict[str, Any]:
+    """``members`` connected over several processes; ``sender`` sends 10 messages/s."""
+    seconds = ctx.sizes.fanout_seconds
+    base = {"url": url, "room_id": room_id, "transport": "websocket"}
+    gens = [
+        LoadGen({**base, "role": "members", "cookies": [m.cookies for m in part]}, ctx.client_cores)
+        for part in _split(members, ctx.sizes.fanout_processes)
+    ]
+    pacer = LoadGen(
+        {**base, "role": "pacer", "cookies": [sender.cookies], "rate": 10, "duration": seconds},
+        ctx.client_cores,
+    )
+    try:
+        connected = sum(int(gen.wait_ready().split()[1]) for gen in gens)
+        pacer.wait_ready()
+        cpu0, wall0 = server.cpu_seconds(), time.perf_counter()
+        for gen in [*gens, pacer]:
+            gen.tell("GO")
+        sent = pacer.result()
+        time.sleep(1.0)  # the last message's deliveries
+        for gen in gens:
+            gen.tell("STOP")
+        results = [gen.result() for gen in gens]
+        cpu, wall = server.cpu_seconds() - cpu0, time.perf_counter() - wall0
+    finally:
+        for gen in [*gens, pacer]:
+            gen.close()
+    latencies = [value for result in results for value in result["latencies"]]
+    deliveries = sum(result["received"] for result in results)
+    return {
+        "connected": connected,
+        "sent": sent["sent"],
+        "deliveries": deliveries,
+        "expected": sent["sent"] * connected,
+        "p50": percentile(latencies, 50),
+        "p99": percentile(latencies, 99),
+        "cpu_us_per_delivery": cpu / max(deliveries, 1) * 1e6,
+        "server_cpu_share": cpu / wall,
+        "client_cpu_share": (sum(r["cpu"] for r in results) + sent["cpu"]) / wall,
+    }
+
+
+def fanout(ctx: Context) -> None:
+    count = ctx.sizes.fanout_members
+    print(f"scenario 3: fan-out to {count} members at 10 messages/s", flush=True)
+    relay = ctx.workspace.relay(cores=ctx.server_cores)
+    relay_members = [RelayAccount(relay.base_url) for _ in range(count - 1)]
+    base = fanout_run(
+        ctx, relay, relay_url(relay, "fan"), relay_members, RelayAccount(relay.base_url), "fan"
+    )
+    ctx.workspace.stop(relay)
+    ctx.extra["fanout_relay"] = base
+    for kind in ctx.databases:
+        chat = ctx.workspace.chat(ctx.workspace.database(kind), cores=ctx.server_cores)
+        accounts = register_many(chat.base_url, count)
+        room_id = room_of(accounts[0], accounts, "Fan-out")
+        got = fanout_run(ctx, chat, chat.base_url, accounts[1:], accounts[0], room_id)
+        ctx.workspace.stop(chat)
+        ctx.extra[f"fanout_{kind}"] = got
+        notes = (
+            f"{got['connected']} members connected, {got['deliveries']}/{got['expected']} "
+            f"deliveries; server CPU {got['server_cpu_share']:.0%} of a core, load generators "
+            f"{got['client_cpu_share']:.0%}"
+        )
+        ctx.add(
+            judged(
+                Row(
+                    "3 fan-out",
+                    f"send→received p50 ({count} members)",
+                    kind,
+                    got["p50"],
+                    "ms",
+                    base["p50"],
+                ),
+                None,
+            )
+        )
+        ctx.add(
+            judged(
+                Row(
+                    "3 fan-out",
+                    f"send→received p99 ({count} members)",
+                    kind,
+                    got["p99"],
+                    "ms",
+                    base["p99"],
+                    "≤ 50",
+                    notes=notes,
+                ),
+                at_most(50),
+            )
+        )
+        row = Row(
+            "3 fan-out",
+            "server CPU per delivery",
+            kind,
+            got["cpu_us_per_delivery"],
+            "µs",
+            base["cpu_us_per_delivery"],
+            "≤ 1.2x relay",
+        )
+        row.met = row.ratio is not None and row.ratio <= 1.2
+        ctx.add(row)
+
+
+# ---- 6. history at scale ------------------------------------------------------------
+
+
+def _timed_get(http: requests.Session, url: str, params: dict[str, Any]) -> tuple[float, float]:
+    """(server ms from Server-Timing, client ms) for one GET."""
+    started = time.perf_counter()
+    response = http.get(url, params=params, timeout=60)
+    wall = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    match = re.search(r"app;dur=([0-9.]+)", response.headers.get("Server-Timing", ""))
+    return (float(match.group(1)) if match else float("nan")), wall
+
+
+def history_pages(
+    http: requests.Session, base_url: str, room_id: str, repeats: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    url = f"{base_url}/api/rooms/{room_id}/messages"
+    for _ in range(20):
+        _timed_get(http, url, params)
+    server, wall = zip(*(_timed_get(http, url, params) for _ in range(repeats)), strict=True)
+    return {
+        "server_p50": percentile(list(server), 50),
+        "server_p99": percentile(list(server), 99),
+        "client_p50": percentile(list(wall), 50),
+    }
+
+
+def history(ctx: Context) -> None:
+    sizes = ctx.sizes
+    print(
+        f"scenario 6: history, {sizes.history_messages:,} messages over {sizes.history_rooms} "
+        f"rooms (big room {sizes.history_big_room:,})",
+        flush=True,
+    )
+    repeats = 200
+    for kind in ctx.databases:
+        database = ctx.workspace.database(kind)
+        chat = ctx.workspace.chat(database, cores=ctx.server_cores)
+        owner = register(chat.base_url)
+        big_room = owner.create_room("Big room")
+        small_room = owner.create_room("Small room")
+        with owner.session() as http:
+            for n in range(50):
+                http.post(
+                    f"{chat.base_url}/api/rooms/{small_room}/messages",
+                    json={"body": f"small {n}"},
+                    timeout=30,
+                ).raise_for_status()
+        filled = seed.fill(
+            database.url,
+            owner.user_id,
+            big_room,
+            sizes.history_messages,
+            sizes.history_rooms,
+            sizes.history_big_room,
+        )
+        print(f"  seeded {filled['messages']:,} messages in {filled['seconds']:.0f} s", flush=True)
+        with owner.session() as http:
+            small = history_pages(http, chat.base_url, small_room, repeats, {"limit": 50})
+            newest = history_pages(http, chat.base_url, big_room, repeats, {"limit": 50})
+            start = history_pages(
+                http, chat.base_url, big_room, repeats, {"limit": 50, "before": 101}
+            )
+        ctx.workspace.stop(chat)
+        ctx.extra[f"history_{kind}"] = {
+            "seed": filled,
+            "small": small,
+            "newest": newest,
+            "start": start,
+        }
+        label = f"{kind}, {filled['messages']:,} msgs"
+        ctx.add(
+            judged(
+                Row(
+                    "6 history",
+                    "newest page, server time p50",
+                    label,
+                    newest["server_p50"],
+                    "ms",
+                    small["server_p50"],
+                    "≤ 1",
+                    notes="baseline: the newest page of a 50-message room, same server; "
+                    f"p99 {fmt(newest['server_p99'])} ms",
+                ),
+                at_most(1.0),
+            )
+        )
+        row = Row(
+            "6 history",
+            "page near the start (before=101), server time p50",
+            label,
+            start["server_p50"],
+            "ms",
+            newest["server_p50"],
+            "≤ 1.2x newest, ≤ 1",
+            notes=f"baseline: the newest page; p99 {fmt(start['server_p99'])} ms",
+        )
+        row.met = row.ratio is not None and row.ratio <= 1.2 and row.value <= 1.0
+        ctx.add(row)
+
+
+# ---- 8. event-loop health under mixed load -------------------------------------------
+
+
+def loop_health(ctx: Context) -> None:
+    seconds = ctx.sizes.health_seconds
+    print("scenario 8: event-loop health (history reads + sends at half capacity)", flush=True)
+    capacity = ctx.extra.get("throughput_sqlite", {}).get("rate") or 200.0
+    rate = max(10.0, capacity / 2)
+    gevent_env = {"GEVENT_MONITOR_THREAD_ENABLE": "true", "GEVENT_MAX_BLOCKING_TIME": "0.02"}
+
+    def measure(server: Server, url: str, probe_path: str, reader: dict, prober: dict) -> dict:
+        results, cpu, wall = run_loadgens([reader, prober], server.cpu_seconds, ctx.client_cores)
+        since = time.time() - wall
+        longest, over = probe.max_blocked_ms(probe_path, since, time.time())
+        reports = server.log_text().count("appears to be blocked")
+        return {
+            "reader": results[0],
+            "prober": results[1],
+            "cpu_share": cpu / wall,
+            "max_blocked_ms": longest,
+            "blocks_over_20ms": over,
+            "monitor_reports": reports,
+            "rtt_p99": percentile(results[1]["latencies"], 99),
+            "rtt_p50": percentile(results[1]["latencies"], 50),
+        }
+
+    probe_path = str(ctx.workspace.path / "relay-probe.txt")
+    relay = ctx.workspace.relay(
+        env={"BENCH_LOOP_PROBE": probe_path, **gevent_env}, cores=ctx.server_cores
+    )
+    common = {"url": relay_url(relay, "h"), "room_id": "h", "transport": "websocket"}
+    base = measure(
+        relay,
+        relay.base_url,
+        probe_path,
+        {**common, "role": "pacer", "cookies": [{}], "rate": rate, "duration": seconds},
+        {**common, "role": "rtt", "cookies": [{}], "interval": 0.02, "duration": seconds},
+    )
+    ctx.workspace.stop(relay)
+    for kind in ctx.databases:
+        probe_path = str(ctx.workspace.path / f"chat-probe-{kind}.txt")
+        database = ctx.workspace.database(kind)
+        chat = ctx.workspace.chat(
+            database, env={"BENCH_LOOP_PROBE": probe_path, **gevent_env}, cores=ctx.server_cores
+        )
+        reader, prober = register(chat.base_url), register(chat.base_url)
+        room_id = room_of(reader, [prober], "Health")
+        big_room = reader.create_room("History")
+        big = min(ctx.sizes.history_big_room, 100_000)
+        seed.fill(database.url, reader.user_id, big_room, big, 1, big)
+        common = {"url": chat.base_url, "room_id": room_id, "transport": "websocket"}
+        got = measure(
+            chat,
+            chat.base_url,
+            probe_path,
+            {
+                **common,
+                "role": "reader",
+                "cookies": [reader.cookies],
+                "rate": rate,
+                "duration": seconds,
+                "http_url": chat.base_url,
+                "history_room": big_room,
+                "history_top": big,
+            },
+            {
+                **common,
+                "role": "rtt",
+                "cookies": [prober.cookies],
+                "interval": 0.02,
+                "duration": seconds,
+            },
+        )
+        ctx.workspace.stop(chat)
+        ctx.extra[f"health_{kind}"] = {
+            k: v for k, v in got.items() if k not in ("reader", "prober")
+        }
+        pages = got["reader"]["pages"]
+        notes = (
+            f"{rate:.0f} sends/s + {pages / seconds:.0f} history pages/s "
+            f"(page p50 {fmt(percentile(got['reader']['page_latencies'], 50))} ms); "
+            f"server CPU {got['cpu_share']:.0%}; send errors {got['reader']['errors']}"
+        )
+        ctx.add(
+            Row(
+                "8 loop health",
+                "other client's send→ack p99",
+                kind,
+                got["rtt_p99"],
+                "ms",
+                base["rtt_p99"],
+                notes=notes,
+            )
+        )
+        ctx.add(
+            judged(
+                Row(
+                    "8 loop health",
+                    "longest hub block (probe)",
+                    kind,
+                    got["max_blocked_ms"],
+                    "ms",
+                    base["max_blocked_ms"],
+                    "≤ 20",
+                    notes=f"{got['blocks_over_20ms']} probe overruns ≥ 20 ms; gevent "
+                    f"monitor reports (> 20 ms): {got['monitor_reports']}",
+                ),
+                at_most(20),
+            )
+        )
+
+
+# ---- 5. idle connections ------------------------------------------------------------
+
+
+def idle_connections(ctx: Context) -> None:
+    count = ctx.sizes.idle_connections
+    processes = ctx.sizes.idle_processes
+    print(f"scenario 5: {count:,} idle websocket connections", flush=True)
+
+    def measure(
+        server: Server,
+        url: str,
+        cookies: list[dict],
+        room: str | None,
+        small: tuple[str, dict, str],
+    ) -> dict:
+        time.sleep(1.0)
+        rss0 = server.rss_bytes()
+        gens = [
+            LoadGen(
+                {
+                    "role": "idle",
+                    "url": url,
+                    "cookies": cookies,
+                    "room": room,
+                    "connections": count // processes,
+                },
+                ctx.client_cores,
+            )
+            for _ in range(processes)
+        ]
+        try:
+            for gen in gens:
+                gen.wait_ready()
+            wall0 = time.perf_counter()
+            for gen in gens:
+                gen.tell("GO")
+            results = [gen.result() for gen in gens]
+            connect_wall = time.perf_counter() - wall0
+            connected = sum(result["connected"] for result in results)
+            time.sleep(2.0)
+            rss1 = server.rss_bytes()
+            idle_seconds = 10.0
+            cpu0 = server.cpu_seconds()
+            time.sleep(idle_seconds)
+            idle_cpu = (server.cpu_seconds() - cpu0) / idle_seconds
+            small_url, small_cookies, small_room = small
+            rtt, _cpu = rtt_run(
+                ctx, server, small_url, small_cookies, small_room, "websocket", 200, interval=0.02
+            )
+        finally:
+            for gen in gens:
+                gen.close()
+        return {
+            "connected": connected,
+            "failed": sum(r["failed"] for r in results),
+            "failures": [f for r in results for f in r["failures"]][:3],
+            "rate": connected / connect_wall,
+            "rss_per_conn": (rss1 - rss0) / max(connected, 1),
+            "rss_mb": rss1 / 2**20,
+            "idle_cpu_share": idle_cpu,
+            "small_p50": percentile(rtt["latencies"], 50),
+            "small_p99": percentile(rtt["latencies"], 99),
+        }
+
+    relay = ctx.workspace.relay(cores=ctx.server_cores)
+    base = measure(relay, relay.base_url, [{}], "idle", (relay_url(relay, "small"), {}, "small"))
+    ctx.workspace.stop(relay)
+    for kind in ctx.databases[:1]:
+        chat = ctx.workspace.chat(ctx.workspace.database(kind), cores=ctx.server_cores)
+        idlers = register_many(chat.base_url, 50)
+        talker, listener = register(chat.base_url), register(chat.base_url)
+        small_room = room_of(talker, [listener], "Small")
+        got = measure(
+            chat,
+            chat.base_url,
+            [a.cookies for a in idlers],
+            None,
+            (chat.base_url, talker.cookies, small_room),
+        )
+        ctx.workspace.stop(chat)
+        ctx.extra[f"idle_{kind}"] = got
+        ctx.extra["idle_relay"] = base
+        notes = (
+            f"{got['connected']:,} connected, {got['failed']} failed "
+            f"{got['failures'] if got['failed'] else ''}; worker RSS {got['rss_mb']:.0f} MB"
+        )
+        ctx.add(
+            judged(
+                Row(
+                    "5 connections",
+                    "server RSS per idle connection",
+                    kind,
+                    got["rss_per_conn"] / 1024,
+                    "KB",
+                    base["rss_per_conn"] / 1024,
+                    "≤ 60",
+                    notes=notes,
+                ),
+                at_most(60),
+            )
+        )
+        ctx.add(Row("5 connections", "connect rate", kind, got["rate"], "conn/s", base["rate"]))
+        ctx.add(
+            Row(
+                "5 connections",
+                "idle server CPU",
+                kind,
+                got["idle_cpu_share"] * 100,
+                "% of a core",
+                base["idle_cpu_share"] * 100,
+            )
+        )
+        ctx.add(
+            judged(
+                Row(
+                    "5 connections",
+                    "small-room send→ack p99 meanwhile",
+                    kind,
+                    got["small_p99"],
+                    "ms",
+                    base["small_p99"],
+                    "≤ 20",
+                    notes=f"p50 {fmt(got['small_p50'])} ms",
+                ),
+                at_most(20),
+            )
+        )
+
+
+# ---- 7. several instances -----------------------------------------------------------
+
+
+def instances(ctx: Context) -> None:
+    print("scenario 7: two instances joined by Redis vs one", flush=True)
+    if not redis_available():
+        print("  Redis is not reachable: skipped", flush=True)
+        return
+    kind = "postgres" if "postgres" in ctx.databases else "sqlite"
+    samples = ctx.sizes.multi_samples
+    rate = 20.0
+
+    def run(
+        first: Server,
+        second: Server | None,
+        sender: Account,
+        near: Account,
+        far: Account | None,
+        room_id: str,
+    ) -> dict:
+        base = {"room_id": room_id, "transport": "websocket"}
+        gens = [
+            LoadGen(
+                {**base, "url": first.base_url, "role": "members", "cookies": [near.cookies]},
+                ctx.client_cores,
+            )
+        ]
+        if second is not None and far is not None:
+            gens.append(
+                LoadGen(
+                    {**base, "url": second.base_url, "role": "members", "cookies": [far.cookies]},
+                    ctx.client_cores,
+                )
+            )
+        pacer = LoadGen(
+            {
+                **base,
+                "url": first.base_url,
+                "role": "pacer",
+                "cookies": [sender.cookies],
+                "rate": rate,
+                "duration": samples / rate,
+            },
+            ctx.client_cores,
+        )
+        servers = [first] + ([second] if second else [])
+        try:
+            for gen in [*gens, pacer]:
+                gen.wait_ready()
+            cpu0 = [s.cpu_seconds() for s in servers]
+            for gen in [*gens, pacer]:
+                gen.tell("GO")
+            sent = pacer.result()
+            time.sleep(0.5)
+            for gen in gens:
+                gen.tell("STOP")
+            results = [gen.result() for gen in gens]
+            cpu = [s.cpu_seconds() - c for s, c in zip(servers, cpu0, strict=True)]
+        finally:
+            for gen in [*gens, pacer]:
+                gen.close()
+        out = {
+            "sent": sent["sent"],
+            "cpu_us": [c / max(sent["sent"], 1) * 1e6 for c in cpu],
+            "near_p50": percentile(results[0]["latencies"], 50),
+            "near_p99": percentile(results[0]["latencies"], 99),
+        }
+        if len(results) > 1:
+            out["far_p50"] = percentile(results[1]["latencies"], 50)
+            out["far_p99"] = percentile(results[1]["latencies"], 99)
+        return out
+
+    database = ctx.workspace.database(kind)
+    single = ctx.workspace.chat(database, cores=ctx.server_cores)
+    sender, near, far = (register(single.base_url) for _ in range(3))
+    room_id = room_of(sender, [near, far], "Instances")
+    one = run(single, None, sender, near, None, room_id)
+    ctx.workspace.stop(single)
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    env = {"REDIS_URL": REDIS_URL, "REDIS_NAMESPACE": namespace}
+    first = ctx.workspace.chat(database, env=env, cores=ctx.server_cores, migrate=False)
+    second = ctx.workspace.chat(database, env=env, cores=ctx.server_cores, migrate=False)
+    two = run(first, second, sender, near, far, room_id)
+    ctx.workspace.stop(first)
+    ctx.workspace.stop(second)
+    ctx.extra["instances"] = {"one": one, "two": two, "database": kind}
+    added = None if two.get("far_p50") is None else two["far_p50"] - one["near_p50"]
+    ctx.add(
+        judged(
+            Row(
+                "7 instances",
+                "added p50, member on the other instance",
+                kind,
+                added,
+                "ms",
+                None,
+                "≤ 1",
+                notes=f"other instance p50 {fmt(two.get('far_p50'))} ms, p99 "
+                f"{fmt(two.get('far_p99'))}; same instance with Redis p50 "
+                f"{fmt(two['near_p50'])}; one instance without Redis p50 "
+                f"{fmt(one['near_p50'])}",
+            ),
+            at_most(1.0),
+        )
+    )
+    ctx.add(
+        Row(
+            "7 instances",
+            "server CPU per message, sender's instance",
+            kind,
+            two["cpu_us"][0],
+            "µs",
+            one["cpu_us"][0],
+            notes="baseline: one instance without Redis",
+        )
+    )
+    ctx.add(
+        Row(
+            "7 instances",
+            "server CPU per message, other instance",
+            kind,
+            two["cpu_us"][1],
+            "µs",
+            one["cpu_us"][0],
+            notes="baseline: one instance without Redis",
+        )
+    )
+
+
 SCENARIOS: dict[str, Callable[[Context], None]] = {
     "1": send_round_trip,
     "2": throughput,
     "4": polling_batching,
+    "3": fanout,
+    "6": history,
+    "8": loop_health,
+    "5": idle_connections,
+    "7": instances,
 }
 
 

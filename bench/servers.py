@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def pin_to(cores: list[int] | None):
+def pin_to(cores: list[int] | None) -> Callable[[], None] | None:
     """A ``preexec_fn`` that pins the child to ``cores`` (taskset without the binary)."""
     if not cores:
         return None

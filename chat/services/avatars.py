@@ -28,6 +28,7 @@ import secrets
 import unicodedata
 import uuid
 from collections.abc import Callable
+from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -77,6 +78,9 @@ def avatar_url(user_id: uuid.UUID, display_name: str, stored: str | None) -> str
     return default_avatar_url(user_id, display_name)
 
 
+# A pure function of its arguments, asked once per message of a history page (every
+# message names its sender): cached, it costs a dict lookup (docs/performance.md).
+@lru_cache(maxsize=4096)
 def default_avatar_url(user_id: uuid.UUID, display_name: str) -> str:
     token = base64.urlsafe_b64encode(initials(display_name).encode()).decode().rstrip("=")
     return f"{URL_PREFIX}/default/{colour_index(user_id)}/{token}.svg"
