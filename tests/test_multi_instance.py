@@ -139,6 +139,10 @@ def test_members_on_both_instances_exchange_and_a_non_member_on_either_gets_noth
     assert from_b["ok"], from_b
     assert alice_socket.wait_for("message", lambda m: m["body"] == "from B") == from_b["message"]
     assert [m["seq"] for m in alice.history(room["id"])] == [1, 2]
+    for url in (a, b):
+        health = requests.get(url + "/healthz", timeout=5)
+        assert health.status_code == 200
+        assert (health.json()["database"], health.json()["redis"]) == ("ok", "ok")
 
     _barrier(alice.at(a), eves_room["id"], eve_on_a, eve_on_b)  # after "from A"
     _barrier(alice.at(b), eves_room["id"], eve_on_a, eve_on_b)  # after "from B"
