@@ -15,7 +15,8 @@ Roles:
 - ``senders``: several clients, each sending as fast as its acks allow (scenario 2).
 - ``members``: many clients that only receive; latency from the send time in the body.
 - ``pacer``: one client sending at a fixed rate, without waiting for acks (scenarios 3, 8).
-- ``reader``: history pages over HTTP in a loop, while sending at a fixed rate (scenario 8).
+- ``reader``: history pages over HTTP (``page_rate`` a second, or back to back), while
+  sending at a fixed rate (scenario 8).
 - ``idle``: raw WebSocket connections doing the Engine.IO handshake, then only
   answering pings (scenario 5): a python-socketio client per connection would cost
   the load generator more than the server.
@@ -321,8 +322,12 @@ def role_reader(spec: dict[str, Any]) -> dict[str, Any]:
     stop = [False]
     pages: list[float] = []
 
+    page_interval = 1.0 / spec["page_rate"] if spec.get("page_rate") else 0.0
+
     def read() -> None:
         while not stop[0]:
+            if page_interval:
+                gevent.sleep(page_interval)
             params = {"limit": 50}
             if random.random() < 0.5:
                 params["before"] = random.randint(2, top)

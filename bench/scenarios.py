@@ -698,6 +698,10 @@ def history(ctx: Context) -> None:
 
 # ---- 8. event-loop health under mixed load -------------------------------------------
 
+# History pages a second from the reading client: someone scrolling back quickly. The
+# sends carry the load (half the send capacity measured by scenario 2).
+PAGES_PER_SECOND = 10
+
 
 def loop_health(ctx: Context) -> None:
     seconds = ctx.sizes.health_seconds
@@ -709,14 +713,16 @@ def loop_health(ctx: Context) -> None:
     def measure(server: Server, url: str, probe_path: str, reader: dict, prober: dict) -> dict:
         results, cpu, wall = run_loadgens([reader, prober], server.cpu_seconds, ctx.client_cores)
         since = time.time() - wall
-        longest, over = probe.max_blocked_ms(probe_path, since, time.time())
+        blocked = probe.max_blocked_ms(probe_path, since, time.time())
         reports = server.log_text().count("appears to be blocked")
         return {
             "reader": results[0],
             "prober": results[1],
             "cpu_share": cpu / wall,
-            "max_blocked_ms": longest,
-            "blocks_over_20ms": over,
+            "max_blocked_ms": blocked["busy"],
+            "max_overrun_ms": blocked["wall"],
+            "blocks_over_20ms": blocked["busy_over_20"],
+            "overruns_over_20ms": blocked["wall_over_20"],
             "monitor_reports": reports,
             "rtt_p99": percentile(results[1]["latencies"], 99),
             "rtt_p50": percentile(results[1]["latencies"], 50),
@@ -760,6 +766,7 @@ def loop_health(ctx: Context) -> None:
                 "http_url": chat.base_url,
                 "history_room": big_room,
                 "history_top": big,
+                "page_rate": PAGES_PER_SECOND,
             },
             {
                 **common,
@@ -794,16 +801,27 @@ def loop_health(ctx: Context) -> None:
             judged(
                 Row(
                     "8 loop health",
-                    "longest hub block (probe)",
+                    "longest hub block (busy CPU in one probe overrun)",
                     kind,
                     got["max_blocked_ms"],
                     "ms",
                     base["max_blocked_ms"],
                     "≤ 20",
-                    notes=f"{got['blocks_over_20ms']} probe overruns ≥ 20 ms; gevent "
-                    f"monitor reports (> 20 ms): {got['monitor_reports']}",
+                    notes=f"{got['blocks_over_20ms']} blocks ≥ 20 ms; gevent monitor "
+                    f"reports (> 20 ms, wall clock): {got['monitor_reports']}",
                 ),
                 at_most(20),
+            )
+        )
+        ctx.add(
+            Row(
+                "8 loop health",
+                "longest probe overrun (wall clock, includes waiting for a core)",
+                kind,
+                got["max_overrun_ms"],
+                "ms",
+                base["max_overrun_ms"],
+                notes=f"{got['overruns_over_20ms']} overruns ≥ 20 ms",
             )
         )
 
