@@ -63,8 +63,11 @@
       this.socket = io({ withCredentials: true });
       this.socket.on("connect", () => this._onConnect());
       this.socket.on("disconnect", (reason) => this._emit("connection", { state: "lost", reason }));
-      this.socket.on("connect_error", () => this._emit("connection", { state: "error" }));
+      this.refusedRetryMs = 1000;
+      this.socket.on("connect_error", (error) => this._onConnectError(error));
       this.socket.on("session_ended", () => this._emit("session_ended", {}));
+      // The server's message queue came back after an outage: pushes may have been lost.
+      this.socket.on("resync", () => this.sync());
       for (const event of ["message", "message_updated", "message_deleted"]) {
         this.socket.on(event, (message) => this._onPush(message));
       }
@@ -87,6 +90,21 @@
         this._emit("connection", { state: "lost", reason: "offline" });
       });
       window.addEventListener("online", () => this.socket.connect());
+    }
+
+    // A refused handshake is not retried by socket.io-client: retry it here when the
+    // refusal is temporary, and send a signed-out person to the login page.
+    _onConnectError(error) {
+      this._emit("connection", { state: "error" });
+      if (this.socket.active) return; // a transport failure: the client retries by itself
+      const reason = error && error.message;
+      if (reason === "unauthorized") {
+        this._emit("session_ended", { reason });
+        return;
+      }
+      const delay = this.refusedRetryMs;
+      this.refusedRetryMs = Math.min(this.refusedRetryMs * 2, 30000);
+      setTimeout(() => this.socket.connect(), delay + Math.random() * 500);
     }
 
     // One client (one socket) per page, shared by the sidebar and the open room.
@@ -219,6 +237,7 @@
     }
 
     async _onConnect() {
+      this.refusedRetryMs = 1000;
       this._emit("connection", { state: "connected" });
       await this.sync();
       await this.flushOutbox();
