@@ -2,10 +2,10 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import StringField
+from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..schemas import DISPLAY_NAME_MAX_LENGTH
+from ..schemas import DISPLAY_NAME_MAX_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 
 def _strip(value: str | None) -> str | None:
@@ -27,3 +27,15 @@ class AvatarForm(FlaskForm):
 
 class RemoveAvatarForm(FlaskForm):
     """Only its CSRF token: removing the photo takes no input."""
+
+
+class PasswordForm(FlaskForm):
+    """Changing the password: the current one, then the new one (rules in services.passwords)."""
+
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX_LENGTH)]
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH)],
+    )

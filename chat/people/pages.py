@@ -12,9 +12,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..errors import ServiceError
-from ..services import directory, profiles, rooms
-from ..throttling import avatar_uploads
-from .forms import AvatarForm, DisplayNameForm, RemoveAvatarForm
+from ..services import directory, passwords, profiles, rooms
+from ..services.sessions import renew_after_password_change
+from ..throttling import avatar_uploads, password_checks
+from .forms import AvatarForm, DisplayNameForm, PasswordForm, RemoveAvatarForm
 
 bp = Blueprint("people", __name__)
 
@@ -58,6 +59,7 @@ def message(user_id: uuid.UUID):
 def _render_edit(
     name_form: DisplayNameForm | None = None,
     avatar_form: AvatarForm | None = None,
+    password_form: PasswordForm | None = None,
     status: int = 200,
 ):
     if name_form is None:
@@ -68,6 +70,7 @@ def _render_edit(
             name_form=name_form,
             avatar_form=avatar_form or AvatarForm(prefix="photo"),
             remove_form=RemoveAvatarForm(prefix="remove"),
+            password_form=password_form or PasswordForm(prefix="password"),
             has_photo=current_user.profile.avatar is not None,
         ),
         status,
@@ -118,4 +121,25 @@ def remove_avatar():
     if form.validate_on_submit():
         profiles.remove_avatar(current_user._get_current_object())
         flash("Your photo was removed.", "info")
+    return redirect(url_for("people.edit_profile"))
+
+
+@bp.post("/profile/password")
+@password_checks
+@login_required
+def change_password():
+    """The password form: this login stays signed in, every other one is signed out."""
+    form = PasswordForm(prefix="password")
+    if not form.validate_on_submit():
+        return _render_edit(password_form=form, status=400)
+    try:
+        user = passwords.change_password(
+            current_user._get_current_object(), form.current_password.data, form.new_password.data
+        )
+    except ServiceError as error:
+        field = form.current_password if error.code == "wrong_password" else form.new_password
+        field.errors = [error.message]
+        return _render_edit(password_form=form, status=error.status)
+    renew_after_password_change(user)
+    flash("Your password was changed; your other sessions were signed out.", "info")
     return redirect(url_for("people.edit_profile"))
