@@ -182,6 +182,22 @@ class LoadGen:
                 self.process.wait()
 
 
+def wait_quiet(server_cpu: Any, share: float = 0.05, timeout: float = 60.0) -> float:
+    """Wait until the server uses less than ``share`` of a core over half a second.
+
+    Connecting many members sets off work that outlives the handshakes (each first
+    socket of a user tells the room it came online: n² presence events for n members);
+    a measurement that started during it would time that instead. Returns the wait.
+    """
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        before = server_cpu()
+        time.sleep(0.5)
+        if server_cpu() - before < share * 0.5:
+            break
+    return time.perf_counter() - started
+
+
 def run_loadgens(
     specs: list[dict[str, Any]],
     server_cpu: Any,
@@ -198,6 +214,7 @@ def run_loadgens(
     try:
         for gen in gens:
             gen.wait_ready()
+        wait_quiet(server_cpu)
         cpu0, wall0 = server_cpu(), time.perf_counter()
         for gen in gens:
             gen.tell("GO")

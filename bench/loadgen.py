@@ -46,6 +46,7 @@ import gevent
 import requests
 import socketio
 from engineio.payload import Payload
+from gevent.fileobject import FileObjectPosix
 from gevent.pool import Pool
 
 # A polling response may carry many queued packets at once.
@@ -61,9 +62,14 @@ def say(line: str) -> None:
     sys.stdout.flush()
 
 
+# stdin read cooperatively: a plain ``sys.stdin.readline`` is not patched by gevent, and
+# waiting on it would stop the whole process, receivers included, until the line came.
+STDIN = FileObjectPosix(sys.stdin.fileno(), "r", close=False)
+
+
 def wait_for(word: str) -> None:
     while True:
-        line = sys.stdin.readline()
+        line = STDIN.readline()
         if not line:
             raise SystemExit(0)  # the orchestrator went away
         if line.strip() == word:
@@ -121,6 +127,7 @@ class Receiver:
     def __init__(self, client: socketio.Client, record: bool) -> None:
         self.count = 0
         self.latencies: list[float] = []
+        self.late: dict[int, float] = {}
         self.record = record
         client.on("message", self._on_message)
 
@@ -130,7 +137,10 @@ class Receiver:
         if self.record and isinstance(data, dict):
             sent = sent_at_ns(data.get("body"))
             if sent is not None:
-                self.latencies.append((now - sent) / 1e6)
+                latency = (now - sent) / 1e6
+                self.latencies.append(latency)
+                if latency > 100:  # which messages were late, for the report
+                    self.late[sent] = max(self.late.get(sent, 0.0), latency)
 
 
 def rounded(values: list[float]) -> list[float]:
@@ -221,9 +231,15 @@ def role_members(spec: dict[str, Any]) -> dict[str, Any]:
     clients: list[socketio.Client] = []
     failures = [0]
 
+    last_event = [time.perf_counter()]
+
+    def any_event(*_args: Any) -> None:
+        last_event[0] = time.perf_counter()
+
     def join(cookies: dict[str, str]) -> None:
         client = make_client(spec, cookies)
         receiver = Receiver(client, record=True)
+        client.on("*", any_event)
         try:
             connect(client, spec)
         except Exception as error:
@@ -237,17 +253,29 @@ def role_members(spec: dict[str, Any]) -> dict[str, Any]:
     for cookies in spec["cookies"]:
         pool.spawn(join, cookies)
     pool.join()
+    # Each member's connect tells the room it came online: n² presence events for n
+    # members, which the clients are still decoding after the last handshake. Ready
+    # once a second has passed without any event, so that no backlog is timed.
+    quiet_since = time.perf_counter() + 60
+    while time.perf_counter() - last_event[0] < 1.0 and time.perf_counter() < quiet_since:
+        gevent.sleep(0.2)
     say(f"READY {len(clients)}")
     wait_for("GO")
     cpu0, wall0 = cpu_now(), time.perf_counter()
     for receiver in receivers:
         receiver.latencies.clear()
+        receiver.late.clear()
         receiver.count = 0
     wait_for("STOP")
     latencies = [value for receiver in receivers for value in receiver.latencies]
+    late: dict[int, float] = {}
+    for receiver in receivers:
+        for sent, latency in receiver.late.items():
+            late[sent] = max(late.get(sent, 0.0), latency)
     result = {
         "latencies": rounded(latencies),
         "received": sum(receiver.count for receiver in receivers),
+        "late": {str(sent): round(latency, 1) for sent, latency in sorted(late.items())},
         "connected": len(clients),
         "failed": failures[0],
         "cpu": cpu_now() - cpu0,
@@ -483,7 +511,7 @@ ROLES = {
 
 
 def main() -> None:
-    spec = json.loads(sys.stdin.readline())
+    spec = json.loads(STDIN.readline())
     try:
         result = ROLES[spec["role"]](spec)
     except SystemExit:

@@ -30,6 +30,7 @@ from .harness import (
     room_of,
     run_loadgens,
     summary,
+    wait_quiet,
 )
 from .servers import (
     CLIENT_CORES,
@@ -51,7 +52,7 @@ class Sizes:
     rtt_samples: int = 500
     throughput_seconds: float = 8
     fanout_members: int = 200
-    fanout_processes: int = 2
+    fanout_processes: int = 4
     fanout_seconds: float = 8
     idle_connections: int = 2000
     idle_processes: int = 2
@@ -495,7 +496,7 @@ def fanout_run(
     seconds = ctx.sizes.fanout_seconds
     base = {"url": url, "room_id": room_id, "transport": "websocket"}
     gens = [
-        LoadGen({**base, "role": "members", "cookies": [m.cookies for m in part]}, ctx.client_cores)
+        LoadGen({**base, "role": "members", "cookies": [m.cookies for m in part]}, None)
         for part in _split(members, ctx.sizes.fanout_processes)
     ]
     pacer = LoadGen(
@@ -505,7 +506,8 @@ def fanout_run(
     try:
         connected = sum(int(gen.wait_ready().split()[1]) for gen in gens)
         pacer.wait_ready()
-        cpu0, wall0 = server.cpu_seconds(), time.perf_counter()
+        quiet_after = wait_quiet(server.cpu_seconds)
+        cpu0, wall0, wall0_unix = server.cpu_seconds(), time.perf_counter(), time.time()
         for gen in [*gens, pacer]:
             gen.tell("GO")
         sent = pacer.result()
@@ -519,8 +521,19 @@ def fanout_run(
             gen.close()
     latencies = [value for result in results for value in result["latencies"]]
     deliveries = sum(result["received"] for result in results)
+    late: dict[str, float] = {}
+    for result in results:
+        for sent_ns, latency in result["late"].items():
+            late[sent_ns] = max(late.get(sent_ns, 0.0), latency)
     return {
+        # Messages that reached some member after more than 100 ms: when they were sent
+        # (seconds into the run) and their slowest delivery.
+        "late_messages": {
+            f"{(int(at) / 1e9 - wall0_unix):.2f}s": latency for at, latency in late.items()
+        },
         "connected": connected,
+        "quiet_after_s": quiet_after,
+        "started_at": wall0_unix,
         "sent": sent["sent"],
         "deliveries": deliveries,
         "expected": sent["sent"] * connected,
