@@ -27,10 +27,41 @@ from .servers import BENCH_DIR, CLIENT_CORES, SERVER_CORE, Workspace, raise_fd_l
 PY_SPY = Path(sys.executable).with_name("py-spy")
 
 
-def summarise(collapsed: Path, top: int = 40) -> str:
-    """Inclusive and self sample shares per function from py-spy's collapsed stacks."""
+# The parts of the server's work that docs/performance.md discusses: a label and the
+# function names (any of them on the stack) that stand for it.
+COMPONENTS = [
+    ("socket event handler (send_message)", {"socket_event.<locals>.decorate.<locals>.wrapper"}),
+    ("  load the user (Flask-Login loader)", {"load_user"}),
+    ("  messages.post_message", {"post_message"}),
+    ("    retry lookup (_stored_retry)", {"_stored_retry"}),
+    ("    membership check", {"is_member"}),
+    ("    commit (with the ORM flush)", {"Session.commit"}),
+    ("    ORM flush", {"Session.flush"}),
+    ("  payload dump (marshmallow)", {"message_payload"}),
+    ("  log line (message_sent)", {"event"}),
+    ("Flask request context push/pop", {"RequestContext.push", "RequestContext.pop"}),
+    ("HTTP request (Flask app)", {"Flask.wsgi_app"}),
+    ("  history service (query + ORM)", {"history"}),
+    ("  response dump (marshmallow)", {"Schema.dump"}),
+    (
+        "Engine.IO / WebSocket I/O",
+        {"Base._thread", "Socket._websocket_handler", "_websocket_handler.<locals>.writer"},
+    ),
+    ("Socket.IO emit (fan-out)", {"Server.emit", "SocketIO.emit"}),
+    ("garbage collection", {"<gc>"}),
+    ("gevent hub's own loop (its idle wait may be counted)", {"Hub.run"}),
+]
+
+
+def summarise(collapsed: Path, operations: int = 0, rate: int = 250, top: int = 40) -> str:
+    """Sample shares per component and per function from py-spy's collapsed stacks.
+
+    With ``operations`` (sends, deliveries, pages), each share is also given as server
+    CPU µs per operation: samples / rate / operations.
+    """
     inclusive: collections.Counter[str] = collections.Counter()
     own: collections.Counter[str] = collections.Counter()
+    parts: collections.Counter[str] = collections.Counter()
     total = 0
     for line in collapsed.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -39,10 +70,25 @@ def summarise(collapsed: Path, top: int = 40) -> str:
         count = int(count_text)
         total += count
         frames = [_short(frame) for frame in stack.split(";")]
+        names = {frame.split(" (")[0] for frame in frames}
+        for label, wanted in COMPONENTS:
+            if label.startswith("gevent hub"):
+                hit = frames[-1].startswith("Hub.run")
+            else:
+                hit = bool(names & wanted)
+            if hit:
+                parts[label] += count
         for frame in set(frames):
             inclusive[frame] += count
         own[frames[-1]] += count
-    lines = [f"{total} samples", "", "inclusive (on the stack):"]
+    per_op = 1e6 / rate / operations if operations else 0.0
+    lines = [f"{total} samples at {rate}/s" + (f", {operations} operations" if operations else "")]
+    lines += ["", "components (share of samples" + (", µs per operation)" if per_op else ")")]
+    for label, _wanted in COMPONENTS:
+        if parts[label]:
+            cost = f"  {parts[label] * per_op:8.0f} µs" if per_op else ""
+            lines.append(f"  {100 * parts[label] / total:5.1f}%{cost}  {label}")
+    lines += ["", "inclusive (on the stack):"]
     lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in inclusive.most_common(top)]
     lines += ["", "self (top of the stack):"]
     lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in own.most_common(top)]
@@ -187,9 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.load == "fanout":
             for gen in gens:
                 gen.tell("STOP")
-        for gen in gens:
-            gen.result()
-        summary = summarise(collapsed)
+        results = [gen.result() for gen in gens]
+        if args.load == "fanout":
+            operations = sum(result.get("received", 0) for result in results)
+        elif args.load == "history":
+            operations = sum(result.get("pages", 0) for result in results)
+        else:
+            operations = sum(len(result["latencies"]) for result in results)
+        summary = summarise(collapsed, operations, args.rate)
         (out_dir / f"{name}.txt").write_text(summary)
         print(summary)
     finally:

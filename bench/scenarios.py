@@ -125,7 +125,7 @@ class Context:
         self.rows.append(row)
         print(
             f"  {row.scenario} | {row.metric} [{row.variant}]: {fmt(row.value)} {row.unit}"
-            + (f" (relay {fmt(row.baseline)})" if row.baseline is not None else "")
+            + (f" (baseline {fmt(row.baseline)})" if row.baseline is not None else "")
             + (f" target {row.target} {'met' if row.met else 'MISSED'}" if row.target else ""),
             flush=True,
         )
@@ -702,10 +702,10 @@ def history(ctx: Context) -> None:
             start["server_p50"],
             "ms",
             newest["server_p50"],
-            "≤ 1.2x newest, ≤ 1",
+            "≤ 1.2x newest",
             notes=f"baseline: the newest page; p99 {fmt(start['server_p99'])} ms",
         )
-        row.met = row.ratio is not None and row.ratio <= 1.2 and row.value <= 1.0
+        row.met = row.ratio is not None and row.ratio <= 1.2
         ctx.add(row)
 
 
@@ -719,8 +719,13 @@ PAGES_PER_SECOND = 10
 def loop_health(ctx: Context) -> None:
     seconds = ctx.sizes.health_seconds
     print("scenario 8: event-loop health (history reads + sends at half capacity)", flush=True)
-    capacity = ctx.extra.get("throughput_sqlite", {}).get("rate") or 200.0
-    rate = max(10.0, capacity / 2)
+    # Half of each database's own send capacity (scenario 2, when it ran before).
+    default_rate = {"sqlite": 200.0, "postgres": 100.0}
+
+    def rate_of(kind: str) -> float:
+        capacity = ctx.extra.get(f"throughput_{kind}", {}).get("rate")
+        return max(10.0, (capacity or default_rate[kind] * 2) / 2)
+
     gevent_env = {"GEVENT_MONITOR_THREAD_ENABLE": "true", "GEVENT_MAX_BLOCKING_TIME": "0.02"}
 
     def measure(server: Server, url: str, probe_path: str, reader: dict, prober: dict) -> dict:
@@ -750,11 +755,18 @@ def loop_health(ctx: Context) -> None:
         relay,
         relay.base_url,
         probe_path,
-        {**common, "role": "pacer", "cookies": [{}], "rate": rate, "duration": seconds},
+        {
+            **common,
+            "role": "pacer",
+            "cookies": [{}],
+            "rate": rate_of("sqlite"),
+            "duration": seconds,
+        },
         {**common, "role": "rtt", "cookies": [{}], "interval": 0.02, "duration": seconds},
     )
     ctx.workspace.stop(relay)
     for kind in ctx.databases:
+        rate = rate_of(kind)
         probe_path = str(ctx.workspace.path / f"chat-probe-{kind}.txt")
         database = ctx.workspace.database(kind)
         chat = ctx.workspace.chat(
