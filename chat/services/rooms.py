@@ -11,7 +11,7 @@ import uuid
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from ..database import write_transaction
 from ..errors import Invalid, NotFound
@@ -49,6 +49,31 @@ def list_rooms(user: User) -> list[Room]:
     return list(db.session.scalars(query))
 
 
+def _insert_room(
+    session: Session,
+    kind: str,
+    title: str,
+    creator_id: uuid.UUID,
+    member_ids: list[uuid.UUID],
+    direct_key: str | None = None,
+) -> Room:
+    """A new room and its first members, inside the caller's write transaction."""
+    now = utcnow()
+    room = Room(
+        kind=kind,
+        title=title,
+        direct_key=direct_key,
+        created_by_id=creator_id,
+        created_at=now,
+        last_activity_at=now,
+    )
+    session.add(room)
+    session.flush()
+    for member_id in member_ids:
+        session.add(RoomMember(room_id=room.id, user_id=member_id, joined_at=now))
+    return room
+
+
 def room_ids_of(user_id: uuid.UUID) -> list[uuid.UUID]:
     return list(db.session.scalars(select(RoomMember.room_id).where(RoomMember.user_id == user_id)))
 
@@ -64,19 +89,8 @@ def create_group_room(creator: User, title: str, member_ids: list[uuid.UUID]) ->
                 "Some member_ids are not users: " + ", ".join(sorted(str(m) for m in missing)),
                 code="unknown_user",
             )
-    now = utcnow()
     with write_transaction() as session:
-        room = Room(
-            kind="group",
-            title=title,
-            created_by_id=creator.id,
-            created_at=now,
-            last_activity_at=now,
-        )
-        session.add(room)
-        session.flush()
-        for user_id in [creator.id, *sorted(wanted)]:
-            session.add(RoomMember(room_id=room.id, user_id=user_id, joined_at=now))
+        room = _insert_room(session, "group", title, creator.id, [creator.id, *sorted(wanted)])
     room = get_room(creator, room.id)
     for member in room.members:
         realtime.subscribe_user(member.user_id, room.id)
@@ -136,21 +150,11 @@ def open_direct_room(user: User, other_id: uuid.UUID) -> tuple[Room, bool]:
     existing = _direct_room(key)
     if existing is not None:
         return existing, False
-    now = utcnow()
     try:
         with write_transaction() as session:
-            room = Room(
-                kind="direct",
-                title=DIRECT_ROOM_TITLE,
-                direct_key=key,
-                created_by_id=user.id,
-                created_at=now,
-                last_activity_at=now,
+            room = _insert_room(
+                session, "direct", DIRECT_ROOM_TITLE, user.id, [user.id, other_id], key
             )
-            session.add(room)
-            session.flush()
-            for member_id in (user.id, other_id):
-                session.add(RoomMember(room_id=room.id, user_id=member_id, joined_at=now))
     except IntegrityError:
         # The other side's insert won the unique direct_key: theirs is the room.
         existing = _direct_room(key)
