@@ -17,6 +17,7 @@ Roles:
 - ``pacer``: one client sending at a fixed rate, without waiting for acks (scenarios 3, 8).
 - ``reader``: history pages over HTTP (``page_rate`` a second, or back to back), while
   sending at a fixed rate (scenario 8).
+- ``raw_members``: ``members`` on raw WebSocket connections (a regex, no JSON decoding).
 - ``idle``: raw WebSocket connections doing the Engine.IO handshake, then only
   answering pings (scenario 5): a python-socketio client per connection would cost
   the load generator more than the server.
@@ -34,6 +35,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import socket
 import struct
 import sys
@@ -256,7 +258,7 @@ def role_members(spec: dict[str, Any]) -> dict[str, Any]:
     # Each member's connect tells the room it came online: n² presence events for n
     # members, which the clients are still decoding after the last handshake. Ready
     # once a second has passed without any event, so that no backlog is timed.
-    quiet_since = time.perf_counter() + 60
+    quiet_since = time.perf_counter() + 300
     while time.perf_counter() - last_event[0] < 1.0 and time.perf_counter() < quiet_since:
         gevent.sleep(0.2)
     say(f"READY {len(clients)}")
@@ -419,6 +421,9 @@ class RawSocket:
         return data
 
     def receive(self) -> str:
+        return self.receive_bytes().decode(errors="replace")
+
+    def receive_bytes(self) -> bytes:
         first, second = self._take(2)
         length = second & 0x7F
         if length == 126:
@@ -429,7 +434,7 @@ class RawSocket:
         opcode = first & 0x0F
         if opcode == 8:
             raise ConnectionError("close frame")
-        return data.decode(errors="replace")
+        return data
 
     def send(self, text: str) -> None:
         data = text.encode()
@@ -450,6 +455,89 @@ class RawSocket:
                     self.send("3")
         except (ConnectionError, OSError):
             pass
+
+
+_SENT_AT = re.compile(rb'"body":"bench (\d+) ')
+
+
+class RawMember(RawSocket):
+    """A receiving member on a raw connection: counts ``message`` events and times them
+    from the send time in the body, without decoding the JSON (a regex on the frame)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.count = 0
+        self.frames = 0
+        self.latencies: list[float] = []
+
+    def serve(self) -> None:
+        try:
+            while True:
+                frame = self.receive_bytes()
+                self.frames += 1
+                if frame == b"2":
+                    self.send("3")
+                elif frame.startswith(b'42["message"'):
+                    now = time.time_ns()
+                    self.count += 1
+                    match = _SENT_AT.search(frame)
+                    if match:
+                        self.latencies.append((now - int(match.group(1))) / 1e6)
+        except (ConnectionError, OSError):
+            pass
+
+
+def role_raw_members(spec: dict[str, Any]) -> dict[str, Any]:
+    """Like ``members``, on raw connections: for when python-socketio clients would
+    saturate the load generator before the server (1,000 members on two cores)."""
+    parsed = urlparse(spec["url"])
+    path = "/socket.io/?EIO=4&transport=websocket"
+    if "room=" in (parsed.query or ""):
+        path += "&" + parsed.query
+    members: list[RawMember] = []
+    failures: list[str] = []
+
+    def join(cookies: dict[str, str]) -> None:
+        cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+        try:
+            member = RawMember(parsed.hostname, parsed.port, path, cookie)
+        except Exception as error:
+            failures.append(repr(error))
+            return
+        members.append(member)
+        gevent.spawn(member.serve)
+
+    pool = Pool(spec.get("connect_concurrency", 20))
+    for cookies in spec["cookies"]:
+        pool.spawn(join, cookies)
+    pool.join()
+    # Wait out the presence events that the connects set off (see role_members).
+    while True:
+        before = sum(member.frames for member in members)
+        gevent.sleep(1.0)
+        if sum(member.frames for member in members) == before:
+            break
+    say(f"READY {len(members)}")
+    wait_for("GO")
+    cpu0, wall0 = cpu_now(), time.perf_counter()
+    for member in members:
+        member.latencies.clear()
+        member.count = 0
+    wait_for("STOP")
+    result = {
+        "latencies": rounded([value for member in members for value in member.latencies]),
+        "received": sum(member.count for member in members),
+        "late": {},
+        "connected": len(members),
+        "failed": len(failures),
+        "cpu": cpu_now() - cpu0,
+        "wall": time.perf_counter() - wall0,
+    }
+    say("RESULT " + json.dumps(result))
+    for member in members:
+        with contextlib.suppress(OSError):
+            member.sock.close()
+    raise SystemExit(0)
 
 
 def role_idle(spec: dict[str, Any]) -> dict[str, Any]:
@@ -507,6 +595,7 @@ ROLES = {
     "pacer": role_pacer,
     "reader": role_reader,
     "idle": role_idle,
+    "raw_members": role_raw_members,
 }
 
 

@@ -54,3 +54,18 @@ def table(rows: list[dict[str, Any]], markdown: bool = True) -> str:
         if index == 0:
             out.append("|" + "|".join("-" * (width + 2) for width in widths) + "|")
     return "\n".join(out)
+
+
+def main() -> None:
+    """``python -m bench.report [results.json]``: the table of a saved run, for the docs."""
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("results.json"))
+    document = json.loads(path.read_text())
+    print(table(document["rows"]))
+
+
+if __name__ == "__main__":
+    main()
