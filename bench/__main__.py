@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ctx.extra["services"] = services
     started = time.time()
+    run_id = datetime.now(UTC).isoformat(timespec="seconds")
     failures: dict[str, str] = {}
     print(
         f"bench: {'full' if args.full else 'quick'} sizes, databases {databases}, "
@@ -82,19 +83,29 @@ def main(argv: list[str] | None = None) -> int:
             "open_files_limit": limit,
         },
         "rate_limits": "off (RATELIMIT_ENABLED=false)",
-        "rows": [row.as_dict() for row in ctx.rows],
+        "rows": [{**row.as_dict(), "run": run_id} for row in ctx.rows],
+        "runs": [
+            {
+                "id": run_id,
+                "profile": "full" if args.full else "quick",
+                "scenarios": chosen,
+                "load_average_at_end": os.getloadavg(),
+            }
+        ],
         "extra": ctx.extra,
         "failures": failures,
     }
     output = Path(args.output)
     if output.exists() and args.only:
-        # A partial run updates its scenarios' rows and keeps the others.
+        # A partial run replaces the rows it measured again and keeps the others; each
+        # row names the run that measured it.
         try:
             previous = json.loads(output.read_text())
-            kept = [
-                row for row in previous.get("rows", []) if row["scenario"].split()[0] not in chosen
-            ]
+            fresh = {_key(row) for row in document["rows"]}
+            kept = [row for row in previous.get("rows", []) if _key(row) not in fresh]
             document["rows"] = kept + document["rows"]
+            document["extra"] = {**previous.get("extra", {}), **document["extra"]}
+            document["runs"] = [*previous.get("runs", []), *document["runs"]]
         except (ValueError, KeyError):
             pass
     output.write_text(json.dumps(document, indent=2, default=str) + "\n")
@@ -102,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     print(table(document["rows"]))
     print(f"\nwritten to {output}; {len(failures)} scenario(s) failed: {failures or 'none'}")
     return 1 if failures else 0
+
+
+def _key(row: dict) -> tuple[str, str, str]:
+    return (row["scenario"], row["metric"], row["variant"])
 
 
 if __name__ == "__main__":

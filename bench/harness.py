@@ -182,7 +182,7 @@ class LoadGen:
                 self.process.wait()
 
 
-def wait_quiet(server_cpu: Any, share: float = 0.05, timeout: float = 60.0) -> float:
+def wait_quiet(server_cpu: Any, share: float = 0.05, timeout: float = 180.0) -> float:
     """Wait until the server uses less than ``share`` of a core over half a second.
 
     Connecting many members sets off work that outlives the handshakes (each first

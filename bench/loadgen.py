@@ -457,7 +457,7 @@ class RawSocket:
             pass
 
 
-_SENT_AT = re.compile(rb'"body":"bench (\d+) ')
+_SENT_AT = re.compile(rb'"body": ?"bench (\d+)')
 
 
 class RawMember(RawSocket):
