@@ -318,7 +318,7 @@ def throughput(ctx: Context) -> None:
         ctx.add(
             Row(
                 "2 stored throughput",
-                "send→ack p50 / p99",
+                "send→ack p99",
                 kind,
                 got["p99"],
                 "ms",
