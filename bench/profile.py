@@ -45,7 +45,11 @@ COMPONENTS = [
     ("  response dump (marshmallow)", {"Schema.dump"}),
     (
         "Engine.IO / WebSocket I/O",
-        {"Base._thread", "Socket._websocket_handler", "_websocket_handler.<locals>.writer"},
+        {
+            "Base._thread",
+            "Socket._websocket_handler",
+            "Socket._websocket_handler.<locals>.writer",
+        },
     ),
     ("Socket.IO emit (fan-out)", {"Server.emit", "SocketIO.emit"}),
     ("garbage collection", {"<gc>"}),
@@ -103,6 +107,16 @@ def _short(frame: str) -> str:
     parts = Path(path).parts
     short = "/".join(parts[-2:]) if len(parts) >= 2 else path
     return f"{name} ({short})"
+
+
+def resummarise(name: str) -> None:
+    """Rewrite ``<name>.txt`` from ``<name>.collapsed``, keeping its operation count."""
+    out_dir = BENCH_DIR / "profiles"
+    header = (out_dir / f"{name}.txt").read_text().split("\n", 1)[0]
+    words = header.replace(",", "").split()
+    operations = int(words[words.index("operations") - 1]) if "operations" in words else 0
+    rate = int(words[words.index("samples") + 2].split("/")[0]) if "at" in words else 250
+    (out_dir / f"{name}.txt").write_text(summarise(out_dir / f"{name}.collapsed", operations, rate))
 
 
 def main(argv: list[str] | None = None) -> int:
