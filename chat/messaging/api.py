@@ -65,11 +65,7 @@ def search_messages(query):
 @errors(blp, 400, 401, 404)
 def list_changes(query, room_id: uuid.UUID):
     """Messages inserted, edited or deleted after change ``since``: the catch-up feed."""
-    page, last_change = messages.changes_since(
-        current_user, room_id, query["since"], query["limit"]
-    )
-    has_more = bool(page) and page[-1].change_seq < last_change
-    return {"messages": page, "last_change": last_change, "has_more": has_more}
+    return messages.changes_since(current_user, room_id, query["since"], query["limit"])
 
 
 @blp.post("/rooms/<uuid:room_id>/messages")

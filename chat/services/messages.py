@@ -168,25 +168,30 @@ def delete_message(author: User, message_id: int) -> Message:
     return message
 
 
-def changes_since(
-    reader: User, room_id: uuid.UUID, since: int, limit: int = 200
-) -> tuple[list[Message], int]:
+def changes_since(reader: User, room_id: uuid.UUID, since: int, limit: int = 200) -> dict:
     """Messages inserted, edited or deleted after change ``since``, oldest change first.
 
-    Returns the page and the room's current change counter; a client that
-    applies the page and stores the last ``change_seq`` it saw has caught up.
+    Returns ``{messages, last_change, has_more}``: a client that applies the page and
+    stores the last ``change_seq`` it saw has caught up unless ``has_more``.
     """
     require_member(reader.id, room_id)
+    return _changes(room_id, since, limit)
+
+
+def _changes(room_id: uuid.UUID, since: int, limit: int) -> dict:
     last_change = db.session.scalar(select(Room.last_change).where(Room.id == room_id))
     if last_change is None:
         raise NotFound("No such room.")
-    page = db.session.scalars(
-        select(Message)
-        .where(Message.room_id == room_id, Message.change_seq > since)
-        .order_by(Message.change_seq.asc())
-        .limit(limit)
+    page = list(
+        db.session.scalars(
+            select(Message)
+            .where(Message.room_id == room_id, Message.change_seq > since)
+            .order_by(Message.change_seq.asc())
+            .limit(limit)
+        )
     )
-    return list(page), last_change
+    has_more = bool(page) and page[-1].change_seq < last_change
+    return {"messages": page, "last_change": last_change, "has_more": has_more}
 
 
 def sync(
@@ -195,7 +200,8 @@ def sync(
     """Catch up several rooms at once (after a reconnect): what changed in each since its cursor.
 
     Returns the changes per room and the rooms the reader no longer belongs to
-    (left from another tab, say), which the client should drop.
+    (left from another tab, say), which the client should drop. Membership is read
+    once for all the rooms, not once per room.
     """
     if len(cursors) > 500:
         raise Invalid("At most 500 rooms per sync.")
@@ -206,12 +212,7 @@ def sync(
         if room_id not in member_rooms:
             gone.append(str(room_id))
             continue
-        page, last_change = changes_since(reader, room_id, since, limit)
-        answer[str(room_id)] = {
-            "messages": page,
-            "last_change": last_change,
-            "has_more": bool(page) and page[-1].change_seq < last_change,
-        }
+        answer[str(room_id)] = _changes(room_id, since, limit)
     return answer, gone
 
 
