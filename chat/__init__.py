@@ -12,6 +12,7 @@ from config import INSTANCE_DIR, config_for
 
 from .extensions import csrf, db, login_manager, migrate, openapi, socketio
 from .origins import origin_check
+from .socket_sessions import SocketAwareSessionInterface
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,6 +41,7 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_DIR / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    app.session_interface = SocketAwareSessionInterface()
     openapi.init_app(app)
     # A long-polling POST batches whatever the client queued (an outbox flushed after
     # a reconnect, say); engine.io refuses more than 16 packets in one payload by
@@ -119,6 +121,9 @@ def _configure_pool(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     if not uri.startswith("sqlite"):
+        # A server's connections can die under the pool (a restart, a failover): test each
+        # one at checkout. A SQLite file cannot go away like that, so it pays no ping.
+        options.setdefault("pool_pre_ping", True)
         options.setdefault("pool_size", app.config["DB_POOL_SIZE"])
         options.setdefault("max_overflow", app.config["DB_MAX_OVERFLOW"])
         options.setdefault("pool_timeout", app.config["DB_POOL_TIMEOUT"])

@@ -18,8 +18,8 @@ from werkzeug.exceptions import HTTPException
 from .database import is_unavailable, rollback_quietly
 from .errors import ServiceError, error_body
 from .extensions import login_manager
-from .services.accounts import load_user
 from .services.sessions import ensure_login_token
+from .socket_sessions import load_user
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from .. import logs
 from ..database import is_unavailable, rollback_quietly
 from ..errors import ServiceError
 from ..extensions import db
+from ..payloads import message_payloads
 from ..schemas import (
-    MessageSchema,
     SocketDeleteMessageSchema,
     SocketEditMessageSchema,
     SocketMarkReadSchema,
@@ -178,7 +178,6 @@ class ChatNamespace(Namespace):
     def on_sync(self, payload: dict[str, Any]) -> dict[str, Any]:
         """After a reconnect: what changed in each of the client's rooms since its cursor."""
         answer, gone = messages.sync(current_user, payload["rooms"])
-        many = MessageSchema(many=True)
         for room in answer.values():
-            room["messages"] = many.dump(room["messages"])
+            room["messages"] = message_payloads(room["messages"])
         return {"rooms": answer, "gone": gone}

@@ -10,15 +10,18 @@ back, so seqs are 1, 2, 3, ... with no gap and no repeat.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..database import write_transaction
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..models import Message, MessageMention, Room, User, utcnow
-from . import mentions, permissions, ratelimits, realtime
+from ..models import Message, MessageMention, Profile, Room, User, utcnow
+from . import avatars, mentions, permissions, ratelimits, realtime
 from .permissions import require_member
 from .rooms import room_ids_of
 
@@ -39,6 +42,105 @@ _TAKE_NUMBERS = (
 )
 _INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
 _INSERT_MENTIONS = insert(MessageMention.__table__)
+_mentions = MessageMention.__table__
+# What a page of messages reads: the row's own columns, no ORM entity. Loading 50
+# ``Message`` objects with their joined senders cost more than the rest of a history
+# request together (docs/performance.md).
+_PAGE_COLUMNS = (
+    _messages.c.id,
+    _messages.c.room_id,
+    _messages.c.seq,
+    _messages.c.change_seq,
+    _messages.c.sender_id,
+    _messages.c.body,
+    _messages.c.client_id,
+    _messages.c.created_at,
+    _messages.c.edited_at,
+    _messages.c.deleted_at,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """A message's sender as pages show them: what ``UserSchema`` has, read with Core."""
+
+    id: uuid.UUID
+    display_name: str
+    avatar: str | None
+    created_at: datetime
+
+    @property
+    def avatar_url(self) -> str:
+        return avatars.avatar_url(self.id, self.display_name, self.avatar)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message as read for a page, with the attributes of ``Message`` that pages show.
+
+    Plain values: the sender is shared by all of that sender's messages in the page
+    and read once.
+    """
+
+    id: int
+    room_id: uuid.UUID
+    seq: int
+    change_seq: int
+    sender_id: uuid.UUID | None
+    body: str
+    client_id: str | None
+    created_at: datetime
+    edited_at: datetime | None
+    deleted_at: datetime | None
+    sender: Sender | User | None
+    mentioned_ids: list[uuid.UUID]
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+_users = User.__table__
+_profiles = Profile.__table__
+_PAGE_SENDERS = (
+    select(_users.c.id, _profiles.c.display_name, _profiles.c.avatar, _users.c.created_at)
+    .select_from(_users.outerjoin(_profiles, _profiles.c.user_id == _users.c.id))
+    .where(_users.c.id.in_(bindparam("ids", expanding=True)))
+)
+_PAGE_MENTIONS = (
+    select(_mentions.c.message_id, _mentions.c.user_id)
+    .where(_mentions.c.message_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_mentions.c.message_id, _mentions.c.user_id)
+)
+
+
+def _read_page(query: Select, params: dict | None = None) -> list[StoredMessage]:
+    """Run a page query of ``_PAGE_COLUMNS``: one query for the rows, one for their
+    senders, one for their mentions, whatever the page's size. Core on the session's
+    connection: no ORM entity or unit of work for what is only read and shown."""
+    connection = db.session.connection()
+    rows = connection.execute(query, params or {}).all()
+    if not rows:
+        return []
+    sender_ids = list({row.sender_id for row in rows if row.sender_id is not None})
+    senders = (
+        {row.id: Sender(*row) for row in connection.execute(_PAGE_SENDERS, {"ids": sender_ids})}
+        if sender_ids
+        else {}
+    )
+    mentioned: dict[int, list[uuid.UUID]] = defaultdict(list)
+    for message_id, user_id in connection.execute(
+        _PAGE_MENTIONS, {"ids": [row.id for row in rows]}
+    ):
+        mentioned[message_id].append(user_id)
+    return [
+        StoredMessage(
+            *row,
+            sender=senders.get(row.sender_id),
+            mentioned_ids=mentioned.get(row.id, []),
+        )
+        for row in rows
+    ]
 
 
 def _stored_retry(sender_id: uuid.UUID, client_id: str, room_id: uuid.UUID) -> Message | None:
@@ -56,7 +158,7 @@ def _stored_retry(sender_id: uuid.UUID, client_id: str, room_id: uuid.UUID) -> M
 
 def post_message(
     sender: User, room_id: uuid.UUID, body: str, client_id: str | None = None
-) -> tuple[Message, bool]:
+) -> tuple[Message | StoredMessage, bool]:
     """Store a message and push it to the room; returns ``(message, created)``.
 
     A repeated ``client_id`` returns the stored message with ``created=False``
@@ -71,9 +173,12 @@ def post_message(
     ratelimits.consume("messages", sender.id)
     try:
         with write_transaction() as session:
-            require_member(sender.id, room_id)
+            sender = permissions.require_sender(sender, room_id)
+            # Core statements on the transaction's connection: the ORM's execute path
+            # costs more than these statements themselves.
+            connection = session.connection()
             now = utcnow()
-            seq, change = session.execute(_TAKE_NUMBERS, {"room_id": room_id, "now": now}).one()
+            seq, change = connection.execute(_TAKE_NUMBERS, {"room_id": room_id, "now": now}).one()
             values = {
                 "room_id": room_id,
                 "sender_id": sender.id,
@@ -83,10 +188,10 @@ def post_message(
                 "client_id": client_id,
                 "created_at": now,
             }
-            message_id = session.execute(_INSERT_MESSAGE, values).scalar_one()
+            message_id = connection.execute(_INSERT_MESSAGE, values).scalar_one()
             mentioned = mentions.mentioned_members(session, room_id, body, sender.id)
             if mentioned:
-                session.execute(
+                connection.execute(
                     _INSERT_MENTIONS,
                     [{"message_id": message_id, "user_id": user_id} for user_id in mentioned],
                 )
@@ -99,13 +204,13 @@ def post_message(
         if stored is None:
             raise
         return stored, False
-    # The committed row as an object, outside the session: nothing to flush or reload.
-    message = Message(
+    # The committed row as plain values, outside the session: nothing to flush or reload.
+    message = StoredMessage(
         id=message_id,
-        sender=sender,
         edited_at=None,
         deleted_at=None,
-        mentions=mentions.as_rows(mentioned),
+        sender=sender,
+        mentioned_ids=mentioned,
         **values,
     )
     realtime.push_message(message)
@@ -182,13 +287,11 @@ def _changes(room_id: uuid.UUID, since: int, limit: int) -> dict:
     last_change = db.session.scalar(select(Room.last_change).where(Room.id == room_id))
     if last_change is None:
         raise NotFound("No such room.")
-    page = list(
-        db.session.scalars(
-            select(Message)
-            .where(Message.room_id == room_id, Message.change_seq > since)
-            .order_by(Message.change_seq.asc())
-            .limit(limit)
-        )
+    page = _read_page(
+        select(*_PAGE_COLUMNS)
+        .where(Message.room_id == room_id, Message.change_seq > since)
+        .order_by(Message.change_seq.asc())
+        .limit(limit)
     )
     has_more = bool(page) and page[-1].change_seq < last_change
     return {"messages": page, "last_change": last_change, "has_more": has_more}
@@ -224,7 +327,7 @@ def history(
     after: int | None = None,
     around: int | None = None,
     limit: int = 50,
-) -> list[Message]:
+) -> list[StoredMessage]:
     """One page of a room's messages in ascending seq, by keyset on ``(room_id, seq)``.
 
     ``after`` pages forward from a known seq (catch-up); ``before`` pages back
@@ -232,7 +335,7 @@ def history(
     result); none of them gives the newest page.
     """
     require_member(reader.id, room_id)
-    query = select(Message).where(Message.room_id == room_id)
+    query = select(*_PAGE_COLUMNS).where(Message.room_id == room_id)
     # Ordered by (room_id, seq), not seq alone, although room_id is fixed: then the order
     # is the unique index's own, and SQLite walks it instead of sorting the room. With
     # ANALYZE statistics that show one room holding most messages, "ORDER BY seq" made
@@ -243,23 +346,13 @@ def history(
     if around is not None:
         # Up to ``limit`` on each side, then a window of ``limit`` centred where it can be:
         # near either end of the history the page fills from the other side.
-        older = list(
-            db.session.scalars(
-                query.where(Message.seq < around).order_by(*newest_first).limit(limit)
-            )
-        )
-        newer = list(
-            db.session.scalars(
-                query.where(Message.seq >= around).order_by(*oldest_first).limit(limit)
-            )
-        )
+        older = _read_page(query.where(Message.seq < around).order_by(*newest_first).limit(limit))
+        newer = _read_page(query.where(Message.seq >= around).order_by(*oldest_first).limit(limit))
         take_older = max(limit // 2, limit - len(newer))
         older = older[:take_older]
         return [*reversed(older), *newer[: limit - len(older)]]
     if before is not None:
         query = query.where(Message.seq < before)
     if after is not None:
-        query = query.where(Message.seq > after).order_by(*oldest_first).limit(limit)
-        return list(db.session.scalars(query))
-    page = query.order_by(*newest_first).limit(limit)
-    return list(reversed(list(db.session.scalars(page))))
+        return _read_page(query.where(Message.seq > after).order_by(*oldest_first).limit(limit))
+    return list(reversed(_read_page(query.order_by(*newest_first).limit(limit))))

@@ -21,9 +21,9 @@ import uuid
 
 from sqlalchemy import bindparam, exists, select
 
-from ..errors import Forbidden, NotFound
+from ..errors import Forbidden, NotFound, Unauthorized
 from ..extensions import db
-from ..models import Message, Room, RoomMember
+from ..models import Message, Profile, Room, RoomMember, User
 
 ROOM_NOT_FOUND = "No such room, or you are not a member of it."
 MESSAGE_NOT_FOUND = "No such message."
@@ -37,6 +37,17 @@ _IS_MEMBER = select(
     )
 )
 
+# The membership check of a send, which also reads what the payload shows of the sender
+# as of now: a socket keeps its user from connect on (socket_sessions.py), and a change
+# made through another instance must not go out under the old name or an ended session.
+_SENDER_AS_MEMBER = (
+    select(User.session_epoch, Profile.updated_at)
+    .select_from(RoomMember)
+    .join(User, User.id == RoomMember.user_id)
+    .outerjoin(Profile, Profile.user_id == User.id)
+    .where(RoomMember.room_id == bindparam("room_id"), RoomMember.user_id == bindparam("user_id"))
+)
+
 
 def is_member(user_id: uuid.UUID, room_id: uuid.UUID) -> bool:
     return bool(db.session.scalar(_IS_MEMBER, {"room_id": room_id, "user_id": user_id}))
@@ -46,6 +57,25 @@ def require_member(user_id: uuid.UUID, room_id: uuid.UUID) -> None:
     """Raise 404 unless the user belongs to the room (the read/write rule for room content)."""
     if not is_member(user_id, room_id):
         raise NotFound(ROOM_NOT_FOUND)
+
+
+def require_sender(sender: User, room_id: uuid.UUID) -> User:
+    """The sender as stored now, if a member of the room (404 otherwise).
+
+    ``sender`` may be a socket's copy from its connect: a password change since then
+    (through another instance, which could not reach this copy) refuses the send; a
+    profile change reloads the sender, so the message shows the name and avatar of now.
+    """
+    params = {"room_id": room_id, "user_id": sender.id}
+    row = db.session.connection().execute(_SENDER_AS_MEMBER, params).first()
+    if row is None:
+        raise NotFound(ROOM_NOT_FOUND)
+    epoch, profile_updated_at = row
+    if epoch != sender.session_epoch:
+        raise Unauthorized("Your session has ended; log in again.")
+    if sender.profile is not None and profile_updated_at != sender.profile.updated_at:
+        sender = db.session.get(User, sender.id, populate_existing=True)
+    return sender
 
 
 def require_joinable(room: Room | None) -> Room:

@@ -15,14 +15,14 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from .. import payloads
 from ..extensions import socketio
 from ..models import Message, Room
-from ..schemas import MessageSchema, RoomSchema, UserSchema, viewing_as
+from ..schemas import RoomSchema, UserSchema, viewing_as
 from . import socket_registry
 
 NAMESPACE = "/"
 
-_message_schema = MessageSchema()
 _room_schema = RoomSchema()
 _user_schema = UserSchema()
 
@@ -89,21 +89,9 @@ def unsubscribe_user(user_id: uuid.UUID, room_id: uuid.UUID) -> None:
         socketio.server.leave_room(sid, room_channel(room_id), namespace=NAMESPACE)
 
 
-def message_payload(message: Message) -> dict[str, Any]:
-    """The message as pushed and acknowledged; dumped once per version of the row.
-
-    A send pushes the payload and then acknowledges it to the sender: the second
-    dump of the same row cost as much as the first (docs/performance.md). The copy
-    kept on the object is reused only while the fields an edit or delete changes
-    are the same; nothing mutates a payload once built (emits encode it at once).
-    """
-    version = (message.id, message.change_seq, message.body, message.edited_at)
-    cached = message.__dict__.get("_chat_payload")
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    payload = _message_schema.dump(message)
-    message.__dict__["_chat_payload"] = (version, payload)
-    return payload
+def message_payload(message: Any) -> dict[str, Any]:
+    """The message as pushed and acknowledged (chat/payloads.py: ``MessageSchema``'s fields)."""
+    return payloads.message_payload(message)
 
 
 def push_message(message: Message) -> None:
@@ -161,6 +149,12 @@ def push_user_updated(user: Any, room_ids: list[uuid.UUID]) -> None:
     """
     channels = [user_channel(user.id), *(room_channel(room_id) for room_id in room_ids)]
     socketio.emit("user_updated", {"user": _user_schema.dump(user)}, to=channels)
+    # The user's sockets here keep a copy of the user (socket_sessions): reload it. On
+    # other instances a send notices the change itself (messages.post_message).
+    from ..socket_sessions import forget_user  # the web layer imports the services
+
+    for sid in _user_sids(user.id):
+        forget_user(socketio.server.get_environ(sid, namespace=NAMESPACE))
 
 
 def push_read(user_id: uuid.UUID, room_id: uuid.UUID, seq: int) -> None:

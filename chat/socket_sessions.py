@@ -1,0 +1,61 @@
+"""What a socket keeps between its events: its session copy and its logged-in user.
+
+Flask-SocketIO runs every event in a fresh request context built from the
+handshake's environ. Left alone, each event would verify the session cookie
+again (only for Flask-SocketIO to replace the result with its saved copy) and
+Flask-Login would load the user from the database again: together a third of a
+send's CPU (docs/performance.md). Both are kept on the socket's environ instead,
+which lives exactly as long as the connection.
+
+The kept user stays correct because everything that changes who a socket is
+already reaches it: logout and a password change disconnect the sockets or
+renew the id in their session copy (the kept user's ``get_id()`` then no longer
+matches and is reloaded); a profile change drops the kept user of that user's
+sockets on this instance (``forget_user``); a send compares the sender's session
+epoch and profile with the database in its own transaction, which covers the
+sockets on other instances (``services/messages.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Request, request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
+
+from .models import User
+from .services import accounts
+
+_SAVED_SESSION = "saved_session"  # Flask-SocketIO's key for a socket's session copy
+_KEPT_USER = "chat.socket_user"
+
+
+class SocketAwareSessionInterface(SecureCookieSessionInterface):
+    """Signed-cookie sessions, but a socket event reuses its socket's copy as it is."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        saved = request.environ.get(_SAVED_SESSION)
+        if saved is not None:
+            return saved
+        return super().open_session(app, request)
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's loader: from the database, once per socket rather than once per event."""
+    environ = request.environ
+    kept = environ.get(_KEPT_USER)
+    if kept is not None and kept.get_id() == user_id:
+        return kept
+    user = accounts.load_user(user_id)
+    if _SAVED_SESSION in environ:  # a socket event, the connect included
+        if user is None:
+            environ.pop(_KEPT_USER, None)
+        else:
+            environ[_KEPT_USER] = user
+    return user
+
+
+def forget_user(environ: dict[str, Any] | None) -> None:
+    """Make the socket with this environ load its user again at its next event."""
+    if environ is not None:
+        environ.pop(_KEPT_USER, None)
