@@ -19,6 +19,7 @@ sockets on other instances (``services/messages.py``).
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakValueDictionary
 
 from flask import Flask, Request, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
@@ -40,6 +41,12 @@ class SocketAwareSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+# One kept copy per version of a user, shared by that user's sockets (a user with many
+# tabs or devices, or 10,000 idle sockets of 50 users, keeps 50 copies, not 10,000).
+# Only read from once kept, so greenlets can share it; the last socket takes it along.
+_shared_copies: WeakValueDictionary[tuple[str, Any], User] = WeakValueDictionary()
+
+
 def load_user(user_id: str) -> User | None:
     """Flask-Login's loader: from the database, once per socket rather than once per event."""
     environ = request.environ
@@ -51,7 +58,8 @@ def load_user(user_id: str) -> User | None:
         if user is None:
             environ.pop(_KEPT_USER, None)
         else:
-            environ[_KEPT_USER] = user
+            version = (user.get_id(), user.profile.updated_at if user.profile else None)
+            environ[_KEPT_USER] = _shared_copies.setdefault(version, user)
     return user
 
 
