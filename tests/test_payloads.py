@@ -37,7 +37,8 @@ def varied_room(app: Flask, make_user) -> tuple[dict, object]:
     post(alice, "plain <b>text</b>")
     post(alice, "hello @Bob and @Carol Ünïcode")
     edited = post(bob, "first version")
-    assert bob.call("PATCH", f"/api/messages/{edited['id']}", json={"body": "second"}).status_code == 200
+    edit = bob.call("PATCH", f"/api/messages/{edited['id']}", json={"body": "second"})
+    assert edit.status_code == 200
     deleted = post(carol, "soon gone")
     assert carol.call("DELETE", f"/api/messages/{deleted['id']}").status_code == 200
     post(carol, "from someone who will leave")
