@@ -30,15 +30,25 @@ from .rooms import room_ids_of
 # tables, so that no ORM unit of work runs for a single INSERT.
 _rooms = Room.__table__
 _messages = Message.__table__
-_TAKE_NUMBERS = (
+# Takes the room's next numbers only if the sender is a member (no row otherwise), and
+# reads the sender's version beside them: membership, sender check and numbers in one
+# statement (docs/architecture.md, the send path).
+_TAKE_NUMBERS_AS_MEMBER = (
     update(_rooms)
-    .where(_rooms.c.id == bindparam("room_id"))
+    .where(
+        _rooms.c.id == bindparam("room_id"),
+        permissions.membership(_rooms.c.id, bindparam("user_id")),
+    )
     .values(
         last_seq=_rooms.c.last_seq + 1,
         last_change=_rooms.c.last_change + 1,
         last_activity_at=bindparam("now", type_=_rooms.c.last_activity_at.type),
     )
-    .returning(_rooms.c.last_seq, _rooms.c.last_change)
+    .returning(
+        _rooms.c.last_seq,
+        _rooms.c.last_change,
+        *permissions.sender_version(bindparam("user_id")),
+    )
 )
 _INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
 _INSERT_MENTIONS = insert(MessageMention.__table__)
@@ -173,12 +183,17 @@ def post_message(
     ratelimits.consume("messages", sender.id)
     try:
         with write_transaction() as session:
-            sender = permissions.require_sender(sender, room_id)
             # Core statements on the transaction's connection: the ORM's execute path
             # costs more than these statements themselves.
             connection = session.connection()
             now = utcnow()
-            seq, change = connection.execute(_TAKE_NUMBERS, {"room_id": room_id, "now": now}).one()
+            numbers = connection.execute(
+                _TAKE_NUMBERS_AS_MEMBER, {"room_id": room_id, "user_id": sender.id, "now": now}
+            ).first()
+            if numbers is None:
+                raise NotFound(permissions.ROOM_NOT_FOUND)
+            seq, change, epoch, profile_updated_at = numbers
+            sender = permissions.check_sender(sender, epoch, profile_updated_at)
             values = {
                 "room_id": room_id,
                 "sender_id": sender.id,

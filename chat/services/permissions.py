@@ -18,8 +18,9 @@ The rules:
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import ColumnElement, bindparam, exists, select
 
 from ..errors import Forbidden, NotFound, Unauthorized
 from ..extensions import db
@@ -37,16 +38,20 @@ _IS_MEMBER = select(
     )
 )
 
-# The membership check of a send, which also reads what the payload shows of the sender
-# as of now: a socket keeps its user from connect on (socket_sessions.py), and a change
-# made through another instance must not go out under the old name or an ended session.
-_SENDER_AS_MEMBER = (
-    select(User.session_epoch, Profile.updated_at)
-    .select_from(RoomMember)
-    .join(User, User.id == RoomMember.user_id)
-    .outerjoin(Profile, Profile.user_id == User.id)
-    .where(RoomMember.room_id == bindparam("room_id"), RoomMember.user_id == bindparam("user_id"))
-)
+
+def membership(room_id: ColumnElement, user_id: ColumnElement) -> ColumnElement[bool]:
+    """The membership rule as SQL, for a statement that checks it as it writes (a send
+    takes its numbers only if the sender is a member: one statement instead of two)."""
+    return exists().where(RoomMember.room_id == room_id, RoomMember.user_id == user_id)
+
+
+def sender_version(user_id: ColumnElement) -> tuple[ColumnElement, ColumnElement]:
+    """The sender's session epoch and profile version as of now, read beside a send's
+    write for ``check_sender``."""
+    return (
+        select(User.session_epoch).where(User.id == user_id).scalar_subquery(),
+        select(Profile.updated_at).where(Profile.user_id == user_id).scalar_subquery(),
+    )
 
 
 def is_member(user_id: uuid.UUID, room_id: uuid.UUID) -> bool:
@@ -59,18 +64,13 @@ def require_member(user_id: uuid.UUID, room_id: uuid.UUID) -> None:
         raise NotFound(ROOM_NOT_FOUND)
 
 
-def require_sender(sender: User, room_id: uuid.UUID) -> User:
-    """The sender as stored now, if a member of the room (404 otherwise).
+def check_sender(sender: User, epoch: int, profile_updated_at: datetime | None) -> User:
+    """The sender as stored now, given its ``sender_version`` read in the send's transaction.
 
     ``sender`` may be a socket's copy from its connect: a password change since then
     (through another instance, which could not reach this copy) refuses the send; a
     profile change reloads the sender, so the message shows the name and avatar of now.
     """
-    params = {"room_id": room_id, "user_id": sender.id}
-    row = db.session.connection().execute(_SENDER_AS_MEMBER, params).first()
-    if row is None:
-        raise NotFound(ROOM_NOT_FOUND)
-    epoch, profile_updated_at = row
     if epoch != sender.session_epoch:
         raise Unauthorized("Your session has ended; log in again.")
     if sender.profile is not None and profile_updated_at != sender.profile.updated_at:
