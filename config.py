@@ -24,6 +24,11 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -57,6 +62,9 @@ class Config:
     # An instance that stops renewing its heartbeat for this long counts as dead: its
     # sockets stop counting for presence and membership changes (services/socket_registry).
     PRESENCE_TTL_SECONDS = _env_int("PRESENCE_TTL_SECONDS", 15)
+    # Presence changes are told in batches, one event per this many seconds at most
+    # (services/presence.py): one packet per socket and batch instead of one per change.
+    PRESENCE_BATCH_SECONDS = _env_float("PRESENCE_BATCH_SECONDS", 0.5)
     # GET /_test/slow-query (chat/testing_routes.py): a test proves that a slow query does
     # not stall other greenlets. Production refuses to start with it.
     TESTING_SLOW_QUERY_ROUTE = _env_bool("TESTING_SLOW_QUERY_ROUTE", False)

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from .support import TRANSPORTS
+from .support import TRANSPORTS, wait_until
 
 
 def _post(user, room_id: str, body: str) -> dict:
@@ -107,11 +107,44 @@ def test_presence_follows_a_users_first_and_last_socket(make_api_user, transport
     watcher.create_room(member_ids=[friend.id])
     watcher_socket = watcher.socket(transport)
     first = friend.socket(transport)
-    assert watcher_socket.wait_for("presence") == {"user_id": friend.id, "online": True}
+
+    def friend_states() -> list[bool]:
+        """The friend's states in the batches the watcher heard (its own are in them too)."""
+        return [
+            user["online"]
+            for batch in watcher_socket.received("presence")
+            for user in batch["users"]
+            if user["user_id"] == friend.id
+        ]
+
+    wait_until(lambda: friend_states() == [True])
     second = friend.socket(transport)
     second.disconnect()
     first.disconnect()
-    offline = watcher_socket.wait_for("presence", lambda e: e["online"] is False)
-    assert offline == {"user_id": friend.id, "online": False}
-    online_events = [e for e in watcher_socket.received("presence") if e["online"]]
-    assert len(online_events) == 1, "a second tab is not a second arrival"
+    wait_until(lambda: friend_states() != [True])
+    assert friend_states() == [True, False], (
+        "one arrival and one departure: a second tab is neither"
+    )
+
+
+@pytest.mark.server
+def test_a_crowd_arriving_is_told_in_a_few_batches_not_one_event_each(make_api_user) -> None:
+    """n members connecting must not cost n² packets: arrivals are batched per interval."""
+    watcher = make_api_user("Watcher")
+    crowd = [make_api_user(f"Member {number}") for number in range(16)]
+    watcher.create_room("Crowd", member_ids=[member.id for member in crowd])
+    watcher_socket = watcher.socket()
+    for member in crowd:
+        member.socket()
+
+    def seen_online() -> set[str]:
+        return {
+            user["user_id"]
+            for batch in watcher_socket.received("presence")
+            for user in batch["users"]
+            if user["online"]
+        }
+
+    wait_until(lambda: {member.id for member in crowd} <= seen_online())
+    batches = watcher_socket.received("presence")
+    assert len(batches) <= len(crowd) // 2, f"{len(batches)} presence events for 16 arrivals"

@@ -32,7 +32,7 @@ from ..schemas import (
     SyncSchema,
     validation_message,
 )
-from ..services import connections, messages, ratelimits, reading, realtime
+from ..services import connections, messages, presence, ratelimits, reading, realtime
 from ..services.sessions import current_login_token
 
 log = logging.getLogger(__name__)
@@ -113,9 +113,7 @@ class ChatNamespace(Namespace):
             _refuse_unavailable(error)
         # Online means a socket anywhere: the index covers the other instances.
         if not realtime.other_sockets(current_user.id, request.sid):
-            realtime.push_presence(
-                current_user.id, True, realtime.channels_of(request.sid), skip_sid=request.sid
-            )
+            presence.announce(current_user.id, realtime.channels_of(request.sid))
         logs.event(
             "socket_connect",
             sid=request.sid,
@@ -135,9 +133,7 @@ class ChatNamespace(Namespace):
             rollback_quietly()
             return  # no presence push while the database is down; nothing else to undo
         if not realtime.other_sockets(current_user.id, request.sid):
-            realtime.push_presence(
-                current_user.id, False, realtime.channels_of(request.sid), skip_sid=request.sid
-            )
+            presence.announce(current_user.id, realtime.channels_of(request.sid))
 
     @socket_event(SocketSendMessageSchema)
     def on_send_message(self, payload: dict[str, Any]) -> dict[str, Any]:

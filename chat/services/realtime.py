@@ -171,17 +171,18 @@ def push_typing(user: Any, room_id: uuid.UUID, skip_sid: str | None = None) -> N
     )
 
 
-def push_presence(
-    user_id: uuid.UUID | str, online: bool, channels: list[str], skip_sid: str | None = None
-) -> None:
-    """A user came online (first socket) or went offline (last socket closed)."""
-    if channels:
-        socketio.emit(
-            "presence",
-            {"user_id": str(user_id), "online": online},
-            to=sorted(set(channels)),
-            skip_sid=skip_sid,
-        )
+def push_presence(changes: dict[uuid.UUID, bool], channels: Iterable[str]) -> None:
+    """Who came online or went offline lately (``presence.PresenceBatch``), to their rooms.
+
+    One emit to all the channels at once: a socket in several of them gets it once.
+    Presence is no secret inside a deployment (the directory shows it to everyone), so
+    a socket may hear of someone from a room it is not in.
+    """
+    users = [
+        {"user_id": str(user_id), "online": online}
+        for user_id, online in sorted(changes.items(), key=lambda item: str(item[0]))
+    ]
+    socketio.emit("presence", {"users": users}, to=sorted(channels))
 
 
 def channels_of(sid: str) -> list[str]:

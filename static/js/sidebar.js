@@ -185,11 +185,14 @@
     if (li) li.remove();
     client.untrack(roomId);
   });
-  client.on("presence", ({ user_id: id, online }) => {
-    document.querySelectorAll(`[data-presence-user="${CSS.escape(id)}"]`).forEach((dot) => {
-      dot.classList.toggle("online", online);
-      dot.title = online ? "Online" : "Offline";
-    });
+  // Batched by the server: who came online or went offline in the last half second.
+  client.on("presence", ({ users }) => {
+    for (const { user_id: id, online } of users) {
+      document.querySelectorAll(`[data-presence-user="${CSS.escape(id)}"]`).forEach((dot) => {
+        dot.classList.toggle("online", online);
+        dot.title = online ? "Online" : "Offline";
+      });
+    }
   });
   client.on("user_updated", ({ user }) => {
     list.querySelectorAll(`li[data-peer-id="${CSS.escape(user.id)}"]`).forEach((li) => {
