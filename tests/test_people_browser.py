@@ -17,7 +17,16 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from . import images
-from .browser_support import SCREENSHOTS, UUID, Person, bodies, composer, register
+from .browser_support import (
+    SCREENSHOTS,
+    UUID,
+    Person,
+    bodies,
+    composer,
+    create_room,
+    join_by_link,
+    register,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -129,3 +138,28 @@ def alice_id(page: Page) -> str:
     user_id = page.locator(".whoami").get_attribute("data-user-id")
     assert user_id
     return user_id
+
+
+def test_presence_dots_follow_a_member_leaving_and_coming_back(
+    new_person: Callable[..., Person],
+) -> None:
+    """The batched ``presence`` event reaches the dots: Bob closes his last tab, then returns."""
+    tag = uuid.uuid4().hex[:6]
+    alice, bob = new_person(f"Alice{tag}"), new_person(f"Bob{tag}")
+    page_a, page_b = alice.open_page(), bob.open_page()
+    register(alice, page_a)
+    register(bob, page_b)
+    room_id = create_room(page_a, f"Presence {tag}")
+    join_by_link(page_b, room_id)
+    bob_member = page_a.locator("#members li", has_text=bob.name)
+    expect(bob_member).to_have_count(1)
+    bob_dot = bob_member.locator(".presence-dot")
+    online = re.compile(r"\bonline\b")
+    expect(bob_dot).to_have_class(online)
+
+    page_b.goto("about:blank")  # his only tab leaves the app: he goes offline
+    expect(bob_dot).not_to_have_class(online)
+    expect(bob_dot).to_have_attribute("title", "Offline")
+
+    page_b.goto("/")  # back, on his room list
+    expect(bob_dot).to_have_class(online)
