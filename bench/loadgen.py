@@ -487,20 +487,96 @@ class RawMember(RawSocket):
             pass
 
 
-def role_raw_members(spec: dict[str, Any]) -> dict[str, Any]:
-    """Like ``members``, on raw connections: for when python-socketio clients would
-    saturate the load generator before the server (1,000 members on two cores)."""
+class RawSender(RawSocket):
+    """A sending member on a raw connection: acked sends one after another. What it
+    receives meanwhile (the room's messages, its own included) is counted, not decoded,
+    so that ten of them do not saturate a core before the server does."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.ack_id = 0
+        self.count = 0
+
+    def send_acked(self, spec: dict[str, Any]) -> tuple[float, bool]:
+        self.ack_id += 1
+        ack_prefix = f"43{self.ack_id}[".encode()
+        started = time.perf_counter()
+        self.send(f"42{self.ack_id}" + json.dumps(["send_message", payload(spec)]))
+        while True:
+            frame = self.receive_bytes()
+            if frame == b"2":
+                self.send("3")
+            elif frame.startswith(b'42["message"'):
+                self.count += 1
+            elif frame.startswith(ack_prefix):
+                ok = b'"ok":true' in frame or b'"ok": true' in frame
+                return (time.perf_counter() - started) * 1000, ok
+
+
+def raw_path(spec: dict[str, Any]) -> tuple[Any, str]:
     parsed = urlparse(spec["url"])
     path = "/socket.io/?EIO=4&transport=websocket"
     if "room=" in (parsed.query or ""):
         path += "&" + parsed.query
+    return parsed, path
+
+
+def cookie_header(cookies: dict[str, str]) -> str:
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
+def role_raw_senders(spec: dict[str, Any]) -> dict[str, Any]:
+    """Like ``senders``, on raw connections (scenario 2 with a load generator that is
+    not the limit)."""
+    parsed, path = raw_path(spec)
+    senders = [
+        RawSender(parsed.hostname, parsed.port, path, cookie_header(cookies))
+        for cookies in spec["cookies"]
+    ]
+    for sender in senders:
+        for _ in range(spec.get("warmup", 10)):
+            sender.send_acked(spec)
+    say("READY")
+    wait_for("GO")
+    duration = spec["duration"]
+    latencies: list[float] = []
+    errors = [0]
+    cpu0, wall0 = cpu_now(), time.perf_counter()
+    received0 = sum(sender.count for sender in senders)
+
+    def run(sender: RawSender) -> None:
+        while time.perf_counter() - wall0 < duration:
+            elapsed, ok = sender.send_acked(spec)
+            if ok:
+                latencies.append(elapsed)
+            else:
+                errors[0] += 1
+
+    gevent.joinall([gevent.spawn(run, sender) for sender in senders])
+    wall = time.perf_counter() - wall0
+    result = {
+        "latencies": rounded(latencies),
+        "errors": errors[0],
+        "received": sum(sender.count for sender in senders) - received0,
+        "cpu": cpu_now() - cpu0,
+        "wall": wall,
+    }
+    for sender in senders:
+        with contextlib.suppress(OSError):
+            sender.sock.close()
+    return result
+
+
+def role_raw_members(spec: dict[str, Any]) -> dict[str, Any]:
+    """Like ``members``, on raw connections: for when python-socketio clients would
+    saturate the load generator before the server (1,000 members on two cores)."""
+    parsed, path = raw_path(spec)
     members: list[RawMember] = []
     failures: list[str] = []
 
     def join(cookies: dict[str, str]) -> None:
-        cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
         try:
-            member = RawMember(parsed.hostname, parsed.port, path, cookie)
+            member = RawMember(parsed.hostname, parsed.port, path, cookie_header(cookies))
         except Exception as error:
             failures.append(repr(error))
             return
@@ -596,6 +672,7 @@ ROLES = {
     "reader": role_reader,
     "idle": role_idle,
     "raw_members": role_raw_members,
+    "raw_senders": role_raw_senders,
 }
 
 

@@ -157,6 +157,12 @@ def test_presence_dots_follow_a_member_leaving_and_coming_back(
     online = re.compile(r"\bonline\b")
     expect(bob_dot).to_have_class(online)
 
+    # A tab that leaves while still on long-polling (before the upgrade) cannot say so:
+    # the browser aborts its requests, and the server notices at the ping timeout. On
+    # the WebSocket, leaving closes the connection at once.
+    page_b.wait_for_function(
+        "() => window.chatClient?.socket.io.engine?.transport?.name === 'websocket'"
+    )
     page_b.goto("about:blank")  # his only tab leaves the app: he goes offline
     expect(bob_dot).not_to_have_class(online)
     expect(bob_dot).to_have_attribute("title", "Offline")
