@@ -34,15 +34,17 @@ COMPONENTS = [
     ("  load the user (Flask-Login loader)", {"load_user"}),
     ("  messages.post_message", {"post_message"}),
     ("    retry lookup (_stored_retry)", {"_stored_retry"}),
-    ("    membership check", {"is_member"}),
+    ("    membership check (a query of its own)", {"is_member"}),
     ("    commit (with the ORM flush)", {"Session.commit"}),
     ("    ORM flush", {"Session.flush"}),
-    ("  payload dump (marshmallow)", {"message_payload"}),
+    # realtime.message_payload: marshmallow's dump in the first round, chat/payloads.py after.
+    ("  one message's payload (a push and ack; in a page, each message)", {"message_payload"}),
     ("  log line (message_sent)", {"event"}),
     ("Flask request context push/pop", {"RequestContext.push", "RequestContext.pop"}),
     ("HTTP request (Flask app)", {"Flask.wsgi_app"}),
     ("  history service (query + ORM)", {"history"}),
     ("  response dump (marshmallow)", {"Schema.dump"}),
+    ("  response payloads (chat/payloads.py)", {"message_payloads"}),
     (
         "Engine.IO / WebSocket I/O",
         {

@@ -1,0 +1,133 @@
+"""The app's own CPU per send or per history page, in one process, without the network.
+
+``python -m bench.inprocess send|history [--postgres URL] [--count N] [--profile]``
+
+The full benchmark (``python -m bench``) measures what a client sees, with the
+server, the WebSocket stack and the load generators sharing two cores: right for
+the targets, but noisy, and minutes per run. This drives the same code paths
+through Flask-SocketIO's and Flask's test clients instead (no sockets, no
+Engine.IO, no gunicorn), so what it reports is the application's share alone:
+the event handler or the route, the services, SQLAlchemy and the database
+driver. Repeatable to a few per cent on a quiet machine, in seconds, which is
+what comparing two versions of one function needs. ``--profile`` adds
+cProfile's top functions (which slows everything by about 2x; compare shares).
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import cProfile  # noqa: E402
+import pstats  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from flask_migrate import upgrade  # noqa: E402
+
+from chat import create_app  # noqa: E402
+from chat.extensions import socketio  # noqa: E402
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def make_app(database_url: str | None):
+    """The production configuration (its logging included) on a fresh database."""
+    workdir = Path(tempfile.mkdtemp(prefix="chat-inprocess-"))
+    app = create_app(
+        "production",
+        SQLALCHEMY_DATABASE_URI=database_url or f"sqlite:///{workdir / 'chat.sqlite3'}",
+        SECRET_KEY="inprocess-bench",
+        UPLOAD_FOLDER=str(workdir / "uploads"),
+        RATELIMIT_ENABLED=False,
+        PASSWORD_HASH_TIME_COST=1,
+        PASSWORD_HASH_MEMORY_KIB=8,
+        WTF_CSRF_ENABLED=False,
+        SESSION_COOKIE_SECURE=False,
+    )
+    with app.app_context():
+        upgrade(directory=str(PROJECT_DIR / "migrations"))
+    return app
+
+
+def signed_in(app):
+    client = app.test_client()
+    response = client.post(
+        "/api/auth/register",
+        json={
+            "email": f"{uuid.uuid4().hex[:12]}@example.com",
+            "password": "a long enough password",
+            "display_name": "Bench",
+        },
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    room = client.post("/api/rooms", json={"title": "Bench", "member_ids": []}).get_json()
+    return client, room["id"]
+
+
+def send_loop(app) -> Callable[[int], None]:
+    client, room_id = signed_in(app)
+    sockets = socketio.test_client(app, flask_test_client=client)
+    assert sockets.is_connected()
+
+    def run(count: int) -> None:
+        for number in range(count):
+            ack = sockets.emit(
+                "send_message",
+                {"room_id": room_id, "body": f"bench {number}", "client_id": uuid.uuid4().hex},
+                callback=True,
+            )
+            assert ack["ok"], ack
+        sockets.get_received()  # the pushes, so that they do not pile up
+
+    return run
+
+
+def history_loop(app) -> Callable[[int], None]:
+    client, room_id = signed_in(app)
+    for number in range(120):
+        response = client.post(
+            f"/api/rooms/{room_id}/messages",
+            json={"body": f"message number {number} of the room", "client_id": uuid.uuid4().hex},
+        )
+        assert response.status_code == 201
+    url = f"/api/rooms/{room_id}/messages"
+
+    def run(count: int) -> None:
+        for _ in range(count):
+            response = client.get(url)
+            assert response.status_code == 200 and len(response.get_json()["messages"]) == 50
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["send", "history"])
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL database to use")
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    app = make_app(args.postgres)
+    run = (send_loop if args.what == "send" else history_loop)(app)
+    run(max(args.count // 10, 20))  # warm-up: caches, pools, compiled statements
+    started = time.process_time()
+    run(args.count)
+    per_operation = (time.process_time() - started) / args.count * 1e6
+    unit = "send" if args.what == "send" else "page"
+    print(f"CPU per {unit}: {per_operation:,.0f} µs ({args.count} operations)")
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run(args.count)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
+if __name__ == "__main__":
+    main()
