@@ -10,20 +10,18 @@ back, so seqs are 1, 2, 3, ... with no gap and no repeat.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..database import write_transaction
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..models import Message, MessageMention, Profile, Room, User, utcnow
-from . import avatars, mentions, permissions, ratelimits, realtime
+from ..models import Message, MessageMention, Room, User, utcnow
+from . import mentions, permissions, ratelimits, realtime
 from .permissions import require_member
 from .rooms import room_ids_of
+from .stored_messages import PAGE_COLUMNS, StoredMessage, read_page
 
 # The send path's writes, built once: constructing and hashing the statements on every
 # send cost more CPU than executing them (docs/performance.md). Core statements on the
@@ -52,105 +50,6 @@ _TAKE_NUMBERS_AS_MEMBER = (
 )
 _INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
 _INSERT_MENTIONS = insert(MessageMention.__table__)
-_mentions = MessageMention.__table__
-# What a page of messages reads: the row's own columns, no ORM entity. Loading 50
-# ``Message`` objects with their joined senders cost more than the rest of a history
-# request together (docs/performance.md).
-_PAGE_COLUMNS = (
-    _messages.c.id,
-    _messages.c.room_id,
-    _messages.c.seq,
-    _messages.c.change_seq,
-    _messages.c.sender_id,
-    _messages.c.body,
-    _messages.c.client_id,
-    _messages.c.created_at,
-    _messages.c.edited_at,
-    _messages.c.deleted_at,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Sender:
-    """A message's sender as pages show them: what ``UserSchema`` has, read with Core."""
-
-    id: uuid.UUID
-    display_name: str
-    avatar: str | None
-    created_at: datetime
-
-    @property
-    def avatar_url(self) -> str:
-        return avatars.avatar_url(self.id, self.display_name, self.avatar)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """A message as read for a page, with the attributes of ``Message`` that pages show.
-
-    Plain values: the sender is shared by all of that sender's messages in the page
-    and read once.
-    """
-
-    id: int
-    room_id: uuid.UUID
-    seq: int
-    change_seq: int
-    sender_id: uuid.UUID | None
-    body: str
-    client_id: str | None
-    created_at: datetime
-    edited_at: datetime | None
-    deleted_at: datetime | None
-    sender: Sender | User | None
-    mentioned_ids: list[uuid.UUID]
-
-    @property
-    def deleted(self) -> bool:
-        return self.deleted_at is not None
-
-
-_users = User.__table__
-_profiles = Profile.__table__
-_PAGE_SENDERS = (
-    select(_users.c.id, _profiles.c.display_name, _profiles.c.avatar, _users.c.created_at)
-    .select_from(_users.outerjoin(_profiles, _profiles.c.user_id == _users.c.id))
-    .where(_users.c.id.in_(bindparam("ids", expanding=True)))
-)
-_PAGE_MENTIONS = (
-    select(_mentions.c.message_id, _mentions.c.user_id)
-    .where(_mentions.c.message_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_mentions.c.message_id, _mentions.c.user_id)
-)
-
-
-def _read_page(query: Select, params: dict | None = None) -> list[StoredMessage]:
-    """Run a page query of ``_PAGE_COLUMNS``: one query for the rows, one for their
-    senders, one for their mentions, whatever the page's size. Core on the session's
-    connection: no ORM entity or unit of work for what is only read and shown."""
-    connection = db.session.connection()
-    rows = connection.execute(query, params or {}).all()
-    if not rows:
-        return []
-    sender_ids = list({row.sender_id for row in rows if row.sender_id is not None})
-    senders = (
-        {row.id: Sender(*row) for row in connection.execute(_PAGE_SENDERS, {"ids": sender_ids})}
-        if sender_ids
-        else {}
-    )
-    mentioned: dict[int, list[uuid.UUID]] = defaultdict(list)
-    for message_id, user_id in connection.execute(
-        _PAGE_MENTIONS, {"ids": [row.id for row in rows]}
-    ):
-        mentioned[message_id].append(user_id)
-    return [
-        StoredMessage(
-            *row,
-            sender=senders.get(row.sender_id),
-            mentioned_ids=mentioned.get(row.id, []),
-        )
-        for row in rows
-    ]
 
 
 def _stored_retry(sender_id: uuid.UUID, client_id: str, room_id: uuid.UUID) -> Message | None:
@@ -302,8 +201,8 @@ def _changes(room_id: uuid.UUID, since: int, limit: int) -> dict:
     last_change = db.session.scalar(select(Room.last_change).where(Room.id == room_id))
     if last_change is None:
         raise NotFound("No such room.")
-    page = _read_page(
-        select(*_PAGE_COLUMNS)
+    page = read_page(
+        select(*PAGE_COLUMNS)
         .where(Message.room_id == room_id, Message.change_seq > since)
         .order_by(Message.change_seq.asc())
         .limit(limit)
@@ -350,7 +249,7 @@ def history(
     result); none of them gives the newest page.
     """
     require_member(reader.id, room_id)
-    query = select(*_PAGE_COLUMNS).where(Message.room_id == room_id)
+    query = select(*PAGE_COLUMNS).where(Message.room_id == room_id)
     # Ordered by (room_id, seq), not seq alone, although room_id is fixed: then the order
     # is the unique index's own, and SQLite walks it instead of sorting the room. With
     # ANALYZE statistics that show one room holding most messages, "ORDER BY seq" made
@@ -361,13 +260,13 @@ def history(
     if around is not None:
         # Up to ``limit`` on each side, then a window of ``limit`` centred where it can be:
         # near either end of the history the page fills from the other side.
-        older = _read_page(query.where(Message.seq < around).order_by(*newest_first).limit(limit))
-        newer = _read_page(query.where(Message.seq >= around).order_by(*oldest_first).limit(limit))
+        older = read_page(query.where(Message.seq < around).order_by(*newest_first).limit(limit))
+        newer = read_page(query.where(Message.seq >= around).order_by(*oldest_first).limit(limit))
         take_older = max(limit // 2, limit - len(newer))
         older = older[:take_older]
         return [*reversed(older), *newer[: limit - len(older)]]
     if before is not None:
         query = query.where(Message.seq < before)
     if after is not None:
-        return _read_page(query.where(Message.seq > after).order_by(*oldest_first).limit(limit))
-    return list(reversed(_read_page(query.order_by(*newest_first).limit(limit))))
+        return read_page(query.where(Message.seq > after).order_by(*oldest_first).limit(limit))
+    return list(reversed(read_page(query.order_by(*newest_first).limit(limit))))
