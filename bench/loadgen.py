@@ -41,6 +41,7 @@ import struct
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -187,6 +188,43 @@ def role_rtt(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def send_as_fast_as_acked(
+    spec: dict[str, Any],
+    senders: list[Any],
+    send: Callable[[Any], tuple[float, bool]],
+    received: Callable[[], int],
+) -> dict[str, Any]:
+    """Warm up, then each sender sends as soon as its previous send is acked, for the
+    spec's duration (scenario 2); ``received`` counts what the senders heard."""
+    for sender in senders:
+        for _ in range(spec.get("warmup", 10)):
+            send(sender)
+    say("READY")
+    wait_for("GO")
+    duration = spec["duration"]
+    latencies: list[float] = []
+    errors = [0]
+    cpu0, wall0 = cpu_now(), time.perf_counter()
+    received0 = received()
+
+    def run(sender: Any) -> None:
+        while time.perf_counter() - wall0 < duration:
+            elapsed, ok = send(sender)
+            if ok:
+                latencies.append(elapsed)
+            else:
+                errors[0] += 1
+
+    gevent.joinall([gevent.spawn(run, sender) for sender in senders])
+    return {
+        "latencies": rounded(latencies),
+        "errors": errors[0],
+        "received": received() - received0,
+        "cpu": cpu_now() - cpu0,
+        "wall": time.perf_counter() - wall0,
+    }
+
+
 def role_senders(spec: dict[str, Any]) -> dict[str, Any]:
     clients = []
     receivers = []
@@ -195,34 +233,12 @@ def role_senders(spec: dict[str, Any]) -> dict[str, Any]:
         receivers.append(Receiver(client, record=False))
         connect(client, spec)
         clients.append(client)
-    for client in clients:
-        for _ in range(spec.get("warmup", 10)):
-            send_acked(client, spec)
-    say("READY")
-    wait_for("GO")
-    duration = spec["duration"]
-    latencies: list[float] = []
-    errors = [0]
-    cpu0, wall0 = cpu_now(), time.perf_counter()
-    received0 = sum(receiver.count for receiver in receivers)
-
-    def run(client: socketio.Client) -> None:
-        while time.perf_counter() - wall0 < duration:
-            elapsed, ok = send_acked(client, spec)
-            if ok:
-                latencies.append(elapsed)
-            else:
-                errors[0] += 1
-
-    gevent.joinall([gevent.spawn(run, client) for client in clients])
-    wall = time.perf_counter() - wall0
-    result = {
-        "latencies": rounded(latencies),
-        "errors": errors[0],
-        "received": sum(receiver.count for receiver in receivers) - received0,
-        "cpu": cpu_now() - cpu0,
-        "wall": wall,
-    }
+    result = send_as_fast_as_acked(
+        spec,
+        clients,
+        lambda client: send_acked(client, spec),
+        lambda: sum(receiver.count for receiver in receivers),
+    )
     for client in clients:
         client.disconnect()
     return result
@@ -533,34 +549,12 @@ def role_raw_senders(spec: dict[str, Any]) -> dict[str, Any]:
         RawSender(parsed.hostname, parsed.port, path, cookie_header(cookies))
         for cookies in spec["cookies"]
     ]
-    for sender in senders:
-        for _ in range(spec.get("warmup", 10)):
-            sender.send_acked(spec)
-    say("READY")
-    wait_for("GO")
-    duration = spec["duration"]
-    latencies: list[float] = []
-    errors = [0]
-    cpu0, wall0 = cpu_now(), time.perf_counter()
-    received0 = sum(sender.count for sender in senders)
-
-    def run(sender: RawSender) -> None:
-        while time.perf_counter() - wall0 < duration:
-            elapsed, ok = sender.send_acked(spec)
-            if ok:
-                latencies.append(elapsed)
-            else:
-                errors[0] += 1
-
-    gevent.joinall([gevent.spawn(run, sender) for sender in senders])
-    wall = time.perf_counter() - wall0
-    result = {
-        "latencies": rounded(latencies),
-        "errors": errors[0],
-        "received": sum(sender.count for sender in senders) - received0,
-        "cpu": cpu_now() - cpu0,
-        "wall": wall,
-    }
+    result = send_as_fast_as_acked(
+        spec,
+        senders,
+        lambda sender: sender.send_acked(spec),
+        lambda: sum(sender.count for sender in senders),
+    )
     for sender in senders:
         with contextlib.suppress(OSError):
             sender.sock.close()
