@@ -615,9 +615,7 @@ def role_idle(spec: dict[str, Any]) -> dict[str, Any]:
     path = "/socket.io/?EIO=4&transport=websocket"
     if spec.get("room"):
         path += f"&room={spec['room']}"
-    cookies = [
-        "; ".join(f"{name}={value}" for name, value in jar.items()) for jar in spec["cookies"]
-    ]
+    cookies = [cookie_header(jar) for jar in spec["cookies"]]
     say("READY")
     wait_for("GO")
     sockets: list[RawSocket] = []
