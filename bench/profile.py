@@ -37,7 +37,7 @@ COMPONENTS = [
     ("    membership check (a query of its own)", {"is_member"}),
     ("    commit (with the ORM flush)", {"Session.commit"}),
     ("    ORM flush", {"Session.flush"}),
-    # realtime.message_payload: marshmallow's dump in the first round, chat/payloads.py after.
+    # realtime.message_payload (marshmallow) in the first round, payloads.message_payload after.
     ("  one message's payload (a push and ack; in a page, each message)", {"message_payload"}),
     ("  log line (message_sent)", {"event"}),
     ("Flask request context push/pop", {"RequestContext.push", "RequestContext.pop"}),

@@ -22,7 +22,7 @@ from .. import logs
 from ..database import is_unavailable, rollback_quietly
 from ..errors import ServiceError
 from ..extensions import db
-from ..payloads import message_payloads
+from ..payloads import message_payload, message_payloads
 from ..schemas import (
     SocketDeleteMessageSchema,
     SocketEditMessageSchema,
@@ -149,17 +149,17 @@ class ChatNamespace(Namespace):
             seq=message.seq,
             retry=not created,
         )
-        return {"message": realtime.message_payload(message)}
+        return {"message": message_payload(message)}
 
     @socket_event(SocketEditMessageSchema)
     def on_edit_message(self, payload: dict[str, Any]) -> dict[str, Any]:
         message = messages.edit_message(current_user, payload["message_id"], payload["body"])
-        return {"message": realtime.message_payload(message)}
+        return {"message": message_payload(message)}
 
     @socket_event(SocketDeleteMessageSchema)
     def on_delete_message(self, payload: dict[str, Any]) -> dict[str, Any]:
         message = messages.delete_message(current_user, payload["message_id"])
-        return {"message": realtime.message_payload(message)}
+        return {"message": message_payload(message)}
 
     @socket_event(SocketTypingSchema)
     def on_typing(self, payload: dict[str, Any]) -> dict[str, Any]:

@@ -89,22 +89,21 @@ def unsubscribe_user(user_id: uuid.UUID, room_id: uuid.UUID) -> None:
         socketio.server.leave_room(sid, room_channel(room_id), namespace=NAMESPACE)
 
 
-def message_payload(message: Any) -> dict[str, Any]:
-    """The message as pushed and acknowledged (chat/payloads.py: ``MessageSchema``'s fields)."""
-    return payloads.message_payload(message)
-
-
 def push_message(message: Message) -> None:
     """Send a committed message, with its id and seq, to the room's members."""
-    socketio.emit("message", message_payload(message), to=room_channel(message.room_id))
+    socketio.emit("message", payloads.message_payload(message), to=room_channel(message.room_id))
 
 
 def push_message_updated(message: Message) -> None:
-    socketio.emit("message_updated", message_payload(message), to=room_channel(message.room_id))
+    socketio.emit(
+        "message_updated", payloads.message_payload(message), to=room_channel(message.room_id)
+    )
 
 
 def push_message_deleted(message: Message) -> None:
-    socketio.emit("message_deleted", message_payload(message), to=room_channel(message.room_id))
+    socketio.emit(
+        "message_deleted", payloads.message_payload(message), to=room_channel(message.room_id)
+    )
 
 
 def push_member_joined(room: Room, user: Any) -> None:
