@@ -49,8 +49,11 @@ def sender_version(user_id: ColumnElement) -> tuple[ColumnElement, ColumnElement
     """The sender's session epoch and profile version as of now, read beside a send's
     write for ``check_sender``."""
     return (
-        select(User.session_epoch).where(User.id == user_id).scalar_subquery(),
-        select(Profile.updated_at).where(Profile.user_id == user_id).scalar_subquery(),
+        select(User.session_epoch).where(User.id == user_id).scalar_subquery().label("epoch"),
+        select(Profile.updated_at)
+        .where(Profile.user_id == user_id)
+        .scalar_subquery()
+        .label("profile_updated_at"),
     )
 
 
