@@ -11,9 +11,9 @@ The kept user stays correct because everything that changes who a socket is
 already reaches it: logout and a password change disconnect the sockets or
 renew the id in their session copy (the kept user's ``get_id()`` then no longer
 matches and is reloaded); a profile change drops the kept user of that user's
-sockets on this instance (``forget_user``); a send compares the sender's session
-epoch and profile with the database in its own transaction, which covers the
-sockets on other instances (``services/messages.py``).
+sockets on this instance (``realtime.push_user_updated``); a send compares the
+sender's session epoch and profile with the database in its own transaction, which
+covers the sockets on other instances (``permissions.check_sender``).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 from .models import User
 from .services import accounts
+from .services.realtime import KEPT_USER
 
 _SAVED_SESSION = "saved_session"  # Flask-SocketIO's key for a socket's session copy
-_KEPT_USER = "chat.socket_user"
 
 
 class SocketAwareSessionInterface(SecureCookieSessionInterface):
@@ -50,20 +50,14 @@ _shared_copies: WeakValueDictionary[tuple[str, Any], User] = WeakValueDictionary
 def load_user(user_id: str) -> User | None:
     """Flask-Login's loader: from the database, once per socket rather than once per event."""
     environ = request.environ
-    kept = environ.get(_KEPT_USER)
+    kept = environ.get(KEPT_USER)
     if kept is not None and kept.get_id() == user_id:
         return kept
     user = accounts.load_user(user_id)
     if _SAVED_SESSION in environ:  # a socket event, the connect included
         if user is None:
-            environ.pop(_KEPT_USER, None)
+            environ.pop(KEPT_USER, None)
         else:
             version = (user.get_id(), user.profile.updated_at if user.profile else None)
-            environ[_KEPT_USER] = _shared_copies.setdefault(version, user)
+            environ[KEPT_USER] = _shared_copies.setdefault(version, user)
     return user
-
-
-def forget_user(environ: dict[str, Any] | None) -> None:
-    """Make the socket with this environ load its user again at its next event."""
-    if environ is not None:
-        environ.pop(_KEPT_USER, None)

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from chat.extensions import db
-from chat.models import Message
+from chat.models import Message, Room
 
 # Seq numbering and client_id idempotency are rules of the database: pinned on both.
 pytestmark = pytest.mark.both_databases
@@ -30,6 +30,21 @@ def test_messages_are_numbered_per_room_from_one(make_user) -> None:
     assert seqs_a == [1, 2, 3]
     assert seqs_b == [1, 2]
     assert user.call("GET", f"/api/rooms/{room_a['id']}").get_json()["last_seq"] == 3
+
+
+def test_a_send_changes_only_the_rooms_counters_and_activity(app: Flask, make_user) -> None:
+    """The send's UPDATE of ``rooms`` sets its numbers and activity time, nothing else."""
+    user = make_user()
+    room_id = uuid.UUID(user.create_room("Untouched")["id"])
+    with app.app_context():
+        before = db.session.get(Room, room_id)
+        kept = (before.title, before.kind, before.created_at, before.created_by_id)
+        db.session.remove()
+    assert _post(user, str(room_id), "hello").status_code == 201
+    with app.app_context():
+        after = db.session.get(Room, room_id)
+        assert (after.title, after.kind, after.created_at, after.created_by_id) == kept
+        assert (after.last_seq, after.last_change) == (1, 1)
 
 
 def test_stored_message_has_the_documented_shape(make_user) -> None:

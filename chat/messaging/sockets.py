@@ -112,8 +112,7 @@ class ChatNamespace(Namespace):
         except DBAPIError as error:
             _refuse_unavailable(error)
         # Online means a socket anywhere: the index covers the other instances.
-        if not realtime.other_sockets(current_user.id, request.sid):
-            presence.announce(current_user.id, realtime.channels_of(request.sid))
+        presence.socket_came_or_went(current_user.id, request.sid)
         logs.event(
             "socket_connect",
             sid=request.sid,
@@ -132,8 +131,7 @@ class ChatNamespace(Namespace):
         except DBAPIError:
             rollback_quietly()
             return  # no presence push while the database is down; nothing else to undo
-        if not realtime.other_sockets(current_user.id, request.sid):
-            presence.announce(current_user.id, realtime.channels_of(request.sid))
+        presence.socket_came_or_went(current_user.id, request.sid)
 
     @socket_event(SocketSendMessageSchema)
     def on_send_message(self, payload: dict[str, Any]) -> dict[str, Any]:

@@ -102,8 +102,17 @@ def _store(connection: Connection, params: dict[str, Any]) -> tuple | None:
     numbers = connection.execute(_TAKE_NUMBERS_AS_MEMBER, params).first()
     if numbers is None:
         return None
-    seq, change = numbers[0], numbers[1]
-    values = {
+    row = _message_row(params, numbers.last_seq, numbers.last_change)
+    return (*numbers, connection.execute(_INSERT_MESSAGE, row).scalar_one())
+
+
+def _message_row(params: dict[str, Any], seq: int, change: int) -> dict[str, Any]:
+    """The stored row's columns, from a send's statement parameters and its numbers.
+
+    The parameters are not named after the columns on purpose: executed with a key that
+    names a column of ``rooms`` (``created_at``), the UPDATE would also SET that column.
+    """
+    return {
         "room_id": params["room_id"],
         "sender_id": params["user_id"],
         "seq": seq,
@@ -112,7 +121,6 @@ def _store(connection: Connection, params: dict[str, Any]) -> tuple | None:
         "client_id": params["client_id"],
         "created_at": params["now"],
     }
-    return (*numbers, connection.execute(_INSERT_MESSAGE, values).scalar_one())
 
 
 def post_message(
@@ -135,30 +143,19 @@ def post_message(
             # Core statements on the transaction's connection: the ORM's execute path
             # costs more than these statements themselves.
             connection = session.connection()
-            now = utcnow()
-            stored = _store(
-                connection,
-                {
-                    "room_id": room_id,
-                    "user_id": sender.id,
-                    "body": body,
-                    "client_id": client_id,
-                    "now": now,
-                },
-            )
+            params = {
+                "room_id": room_id,
+                "user_id": sender.id,
+                "body": body,
+                "client_id": client_id,
+                "now": utcnow(),
+            }
+            stored = _store(connection, params)
             if stored is None:
                 raise NotFound(permissions.ROOM_NOT_FOUND)
             seq, change, epoch, profile_updated_at, message_id = stored
             sender = permissions.check_sender(sender, epoch, profile_updated_at)
-            values = {
-                "room_id": room_id,
-                "sender_id": sender.id,
-                "seq": seq,
-                "change_seq": change,
-                "body": body,
-                "client_id": client_id,
-                "created_at": now,
-            }
+            values = _message_row(params, seq, change)
             mentioned = mentions.mentioned_members(session, room_id, body, sender.id)
             if mentioned:
                 connection.execute(

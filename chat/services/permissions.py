@@ -30,19 +30,16 @@ ROOM_NOT_FOUND = "No such room, or you are not a member of it."
 MESSAGE_NOT_FOUND = "No such message."
 
 
+def membership(room_id: ColumnElement, user_id: ColumnElement) -> ColumnElement[bool]:
+    """The membership rule as SQL: asked alone (``is_member``) or inside a statement
+    that checks it as it writes (a send takes its numbers only if the sender is a
+    member: one statement instead of two)."""
+    return exists().where(RoomMember.room_id == room_id, RoomMember.user_id == user_id)
+
+
 # Built once: asked on every send and read, and building the statement cost more than
 # running it (docs/performance.md).
-_IS_MEMBER = select(
-    exists().where(
-        RoomMember.room_id == bindparam("room_id"), RoomMember.user_id == bindparam("user_id")
-    )
-)
-
-
-def membership(room_id: ColumnElement, user_id: ColumnElement) -> ColumnElement[bool]:
-    """The membership rule as SQL, for a statement that checks it as it writes (a send
-    takes its numbers only if the sender is a member: one statement instead of two)."""
-    return exists().where(RoomMember.room_id == room_id, RoomMember.user_id == user_id)
+_IS_MEMBER = select(membership(bindparam("room_id"), bindparam("user_id")))
 
 
 def sender_version(user_id: ColumnElement) -> tuple[ColumnElement, ColumnElement]:

@@ -89,8 +89,11 @@ def init_app(app: Flask) -> None:
     app.extensions[_EXTENSION_KEY] = PresenceBatch(app, app.config["PRESENCE_BATCH_SECONDS"])
 
 
-def announce(user_id: uuid.UUID, channels: Iterable[str]) -> None:
-    """The user's first socket connected or last one closed: tell ``channels`` in the next batch."""
-    channels = list(channels)
+def socket_came_or_went(user_id: uuid.UUID, sid: str) -> None:
+    """A socket connected or is closing: if it is the user's only one anywhere, the user
+    came online or went offline, and the rooms it is in hear so in the next batch."""
+    if realtime.other_sockets(user_id, sid):
+        return  # another tab or device: the user was, and stays, online
+    channels = realtime.channels_of(sid)
     if channels:
         current_app.extensions[_EXTENSION_KEY].add(user_id, channels)

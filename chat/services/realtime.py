@@ -22,6 +22,8 @@ from ..schemas import RoomSchema, UserSchema, viewing_as
 from . import socket_registry
 
 NAMESPACE = "/"
+# Where a socket's environ keeps its user between events (chat/socket_sessions.py).
+KEPT_USER = "chat.socket_user"
 
 _room_schema = RoomSchema()
 _user_schema = UserSchema()
@@ -148,12 +150,13 @@ def push_user_updated(user: Any, room_ids: list[uuid.UUID]) -> None:
     """
     channels = [user_channel(user.id), *(room_channel(room_id) for room_id in room_ids)]
     socketio.emit("user_updated", {"user": _user_schema.dump(user)}, to=channels)
-    # The user's sockets here keep a copy of the user (socket_sessions): reload it. On
-    # other instances a send notices the change itself (messages.post_message).
-    from ..socket_sessions import forget_user  # the web layer imports the services
-
+    # The user's sockets here keep a copy of the user (chat/socket_sessions.py): drop
+    # it, they load it again. On other instances a send notices the change itself
+    # (permissions.check_sender).
     for sid in _user_sids(user.id):
-        forget_user(socketio.server.get_environ(sid, namespace=NAMESPACE))
+        environ = socketio.server.get_environ(sid, namespace=NAMESPACE)
+        if environ is not None:
+            environ.pop(KEPT_USER, None)
 
 
 def push_read(user_id: uuid.UUID, room_id: uuid.UUID, seq: int) -> None:
