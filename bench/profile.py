@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 LoadGen(
                     {
                         **base,
-                        "role": "senders",
+                        "role": "raw_senders",
                         "duration": args.seconds,
                         "cookies": [a.cookies for a in accounts[i * 5 : i * 5 + 5]],
                     },

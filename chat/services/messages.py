@@ -10,16 +10,20 @@ back, so seqs are 1, 2, 3, ... with no gap and no repeat.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import Connection, bindparam, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from ..database import write_transaction
-from ..errors import Conflict, Invalid, NotFound
-from ..extensions import db
+from ..errors import Conflict, Invalid, NotFound, Unauthorized
+from ..extensions import db, socketio
 from ..models import Message, MessageMention, Room, User, utcnow
 from . import mentions, permissions, ratelimits, realtime
+from .group_commit import GroupCommit
 from .permissions import require_member
 from .rooms import room_ids_of
 from .stored_messages import PAGE_COLUMNS, StoredMessage, read_page
@@ -78,6 +82,8 @@ _STORE_IN_ONE_STATEMENT = select(
     _inserted.c.id,
 ).select_from(_numbers.join(_inserted, true()))
 _INSERT_MENTIONS = insert(MessageMention.__table__)
+# Where an app keeps its queue of sends (app.extensions): one queue per app.
+SEND_QUEUE_KEY = "chat.send_queue"
 
 
 def _stored_retry(sender_id: uuid.UUID, client_id: str, room_id: uuid.UUID) -> Message | None:
@@ -123,10 +129,93 @@ def _message_row(params: dict[str, Any], seq: int, change: int) -> dict[str, Any
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Send:
+    """One send as the batch stores it: plain values, no session, no request."""
+
+    params: dict[str, Any]  # _store's statement parameters
+    sender_epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What storing a send returned to its sender."""
+
+    seq: int
+    change: int
+    profile_updated_at: datetime | None
+    message_id: int
+    mentioned: list[uuid.UUID]
+
+
+def _store_sends(sends: list[_Send]) -> list[_Stored | Exception]:
+    """Store a batch of sends in one transaction; one outcome per send, in order.
+
+    A send refused before it wrote anything (a non-member's) is refused alone. One
+    refused after writing (a repeated ``client_id``, a sender whose session ended)
+    takes its batch's transaction down with it; the batch is then stored again one
+    send per transaction, so that only that send is refused.
+    """
+    try:
+        return _store_in_one_transaction(sends)
+    except (IntegrityError, Unauthorized) as error:
+        if len(sends) == 1:
+            return [error]
+        return [_store_sends([send])[0] for send in sends]
+
+
+def _store_in_one_transaction(sends: list[_Send]) -> list[_Stored | Exception]:
+    outcomes: list[_Stored | Exception] = []
+    # Rooms' rows are locked in one order (by id; a room's own sends in arrival order),
+    # so that two instances' batches on PostgreSQL cannot wait for each other.
+    order = sorted(range(len(sends)), key=lambda index: sends[index].params["room_id"])
+    with write_transaction() as session:
+        # Core statements on the transaction's connection: the ORM's execute path
+        # costs more than these statements themselves.
+        connection = session.connection()
+        outcomes = [NotFound(permissions.ROOM_NOT_FOUND) for _ in sends]
+        for index in order:
+            params = sends[index].params
+            stored = _store(connection, params)
+            if stored is None:
+                continue  # not a member: nothing was written, the NotFound stays
+            seq, change, epoch, profile_updated_at, message_id = stored
+            permissions.check_session_epoch(sends[index].sender_epoch, epoch)
+            mentioned = mentions.mentioned_members(
+                session, params["room_id"], params["body"], params["user_id"]
+            )
+            if mentioned:
+                connection.execute(
+                    _INSERT_MENTIONS,
+                    [{"message_id": message_id, "user_id": user_id} for user_id in mentioned],
+                )
+            outcomes[index] = _Stored(seq, change, profile_updated_at, message_id, mentioned)
+    return outcomes
+
+
+def _send_queue() -> GroupCommit[_Send]:
+    """This app's queue of sends (one per app: its leader uses the app's database)."""
+    extensions = current_app.extensions
+    queue = extensions.get(SEND_QUEUE_KEY)
+    if queue is None:
+        queue = extensions.setdefault(
+            SEND_QUEUE_KEY,
+            GroupCommit(
+                store=_store_sends,
+                create_event=socketio.server.eio.create_event,
+                yield_now=lambda: socketio.sleep(0),
+            ),
+        )
+    return queue
+
+
 def post_message(
     sender: User, room_id: uuid.UUID, body: str, client_id: str | None = None
 ) -> tuple[Message | StoredMessage, bool]:
     """Store a message and push it to the room; returns ``(message, created)``.
+
+    Sends that arrive together are stored in one transaction (``group_commit``); each
+    is pushed and answered only once that transaction committed.
 
     A repeated ``client_id`` returns the stored message with ``created=False``
     and pushes nothing: the first attempt already did. The unique constraint on
@@ -138,47 +227,32 @@ def post_message(
     beyond it), here rather than in a route so that HTTP and the socket share it.
     """
     ratelimits.consume("messages", sender.id)
+    params = {
+        "room_id": room_id,
+        "user_id": sender.id,
+        "body": body,
+        "client_id": client_id,
+        "now": utcnow(),
+    }
     try:
-        with write_transaction() as session:
-            # Core statements on the transaction's connection: the ORM's execute path
-            # costs more than these statements themselves.
-            connection = session.connection()
-            params = {
-                "room_id": room_id,
-                "user_id": sender.id,
-                "body": body,
-                "client_id": client_id,
-                "now": utcnow(),
-            }
-            stored = _store(connection, params)
-            if stored is None:
-                raise NotFound(permissions.ROOM_NOT_FOUND)
-            seq, change, epoch, profile_updated_at, message_id = stored
-            sender = permissions.check_sender(sender, epoch, profile_updated_at)
-            values = _message_row(params, seq, change)
-            mentioned = mentions.mentioned_members(session, room_id, body, sender.id)
-            if mentioned:
-                connection.execute(
-                    _INSERT_MENTIONS,
-                    [{"message_id": message_id, "user_id": user_id} for user_id in mentioned],
-                )
+        stored = _send_queue().submit(_Send(params, sender.session_epoch))
     except IntegrityError:
         # A repeated client_id: an earlier attempt (or a concurrent one, on PostgreSQL
         # with several processes) stored it; this one, seq included, was rolled back.
         if client_id is None:
             raise
-        stored = _stored_retry(sender.id, client_id, room_id)
-        if stored is None:
+        retried = _stored_retry(sender.id, client_id, room_id)
+        if retried is None:
             raise
-        return stored, False
+        return retried, False
     # The committed row as plain values, outside the session: nothing to flush or reload.
     message = StoredMessage(
-        id=message_id,
+        id=stored.message_id,
         edited_at=None,
         deleted_at=None,
-        sender=sender,
-        mentioned_ids=mentioned,
-        **values,
+        sender=permissions.current_sender(sender, stored.profile_updated_at),
+        mentioned_ids=stored.mentioned,
+        **_message_row(params, stored.seq, stored.change),
     )
     realtime.push_message(message)
     return message, True

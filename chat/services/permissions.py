@@ -44,7 +44,7 @@ _IS_MEMBER = select(membership(bindparam("room_id"), bindparam("user_id")))
 
 def sender_version(user_id: ColumnElement) -> tuple[ColumnElement, ColumnElement]:
     """The sender's session epoch and profile version as of now, read beside a send's
-    write for ``check_sender``."""
+    write for ``check_session_epoch`` and ``current_sender``."""
     return (
         select(User.session_epoch).where(User.id == user_id).scalar_subquery().label("epoch"),
         select(Profile.updated_at)
@@ -64,15 +64,20 @@ def require_member(user_id: uuid.UUID, room_id: uuid.UUID) -> None:
         raise NotFound(ROOM_NOT_FOUND)
 
 
-def check_sender(sender: User, epoch: int, profile_updated_at: datetime | None) -> User:
-    """The sender as stored now, given its ``sender_version`` read in the send's transaction.
+def check_session_epoch(sender_epoch: int, epoch_now: int) -> None:
+    """Refuse a send by a user whose session ended since their copy was loaded.
 
-    ``sender`` may be a socket's copy from its connect: a password change since then
-    (through another instance, which could not reach this copy) refuses the send; a
-    profile change reloads the sender, so the message shows the name and avatar of now.
+    ``sender_epoch`` may come from a socket's copy of its user, loaded at connect: a
+    password change since then (through another instance, which could not reach this
+    copy) is seen here, in the send's own transaction (``sender_version``).
     """
-    if epoch != sender.session_epoch:
+    if epoch_now != sender_epoch:
         raise Unauthorized("Your session has ended; log in again.")
+
+
+def current_sender(sender: User, profile_updated_at: datetime | None) -> User:
+    """The sender as stored now: reloaded if their profile changed since their copy was
+    loaded, so that the message shows the name and avatar of now."""
     if sender.profile is not None and profile_updated_at != sender.profile.updated_at:
         sender = db.session.get(User, sender.id, populate_existing=True)
     return sender

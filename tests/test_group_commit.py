@@ -1,0 +1,264 @@
+"""Group commit: sends that arrive together share one transaction, and each keeps its own answer.
+
+The scheme itself (``chat/services/group_commit.py``) with threads and a stand-in
+store; then the send path on both databases, with a batch formed on purpose: a
+repeated ``client_id``, a non-member and a sender whose session ended, stored in
+one batch with good sends, are each refused or answered alone, and the good sends
+are stored with gapless numbers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from chat.errors import NotFound, Unauthorized
+from chat.extensions import db
+from chat.models import Message, User
+from chat.services import messages
+from chat.services.group_commit import GroupCommit
+
+DEADLINE = 10.0
+
+
+def _wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+class RecordingStore:
+    """A stand-in ``store``: doubles numbers, records each batch, can be held."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Any]] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+
+    def __call__(self, items: list[Any]) -> list[Any]:
+        self.batches.append(list(items))
+        self.entered.set()
+        assert self.release.wait(DEADLINE)
+        return [ValueError(item) if item < 0 else item * 2 for item in items]
+
+
+def _start(function: Callable, *args: Any) -> Future:
+    """Run in a daemon thread: a queue that hangs fails its test (``result(DEADLINE)``)
+    instead of hanging the run, as a pool's threads would at its exit."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(function(*args))
+        except BaseException as error:  # handed to the test as it is
+            future.set_exception(error)
+
+    threading.Thread(target=run, daemon=True).start()
+    return future
+
+
+def _queue(store: Callable, **overrides: Any) -> GroupCommit:
+    options = {"create_event": threading.Event, "yield_now": lambda: time.sleep(0)}
+    return GroupCommit(store=store, **{**options, **overrides})
+
+
+def _queued(queue: GroupCommit) -> int:
+    with queue._lock:
+        return len(queue._queue)
+
+
+def test_a_lone_writer_is_stored_at_once_in_a_batch_of_its_own() -> None:
+    store = RecordingStore()
+    queue = _queue(store)
+    assert _start(queue.submit, 21).result(DEADLINE) == 42
+    assert _start(queue.submit, 5).result(DEADLINE) == 10
+    assert store.batches == [[21], [5]]
+
+
+def test_writers_arriving_while_a_batch_is_stored_share_the_next_one() -> None:
+    store = RecordingStore()
+    queue = _queue(store)
+    store.release.clear()
+    first = _start(queue.submit, 1)
+    assert store.entered.wait(DEADLINE)  # the leader is storing [1] and holds on
+    later = [_start(queue.submit, n) for n in range(2, 7)]
+    _wait_until(lambda: _queued(queue) == 5, "five writers queued behind the leader")
+    store.release.set()
+    assert first.result(DEADLINE) == 2
+    assert [future.result(DEADLINE) for future in later] == [4, 6, 8, 10, 12]
+    assert store.batches[0] == [1]
+    assert sorted(store.batches[1]) == [2, 3, 4, 5, 6]  # one store call for all five
+    assert len(store.batches) == 2
+
+
+def test_each_item_gets_its_own_outcome() -> None:
+    store = RecordingStore()
+    queue = _queue(store)
+    store.release.clear()
+    leader = _start(queue.submit, 1)
+    assert store.entered.wait(DEADLINE)
+    refused, accepted = _start(queue.submit, -3), _start(queue.submit, 4)
+    _wait_until(lambda: _queued(queue) == 2, "two writers queued")
+    store.release.set()
+    assert leader.result(DEADLINE) == 2
+    assert accepted.result(DEADLINE) == 8
+    with pytest.raises(ValueError):
+        refused.result(DEADLINE)
+
+
+def test_an_error_escaping_the_store_is_every_items_outcome_and_the_queue_goes_on() -> None:
+    calls: list[list[int]] = []
+
+    def failing_once(items: list[int]) -> list[int]:
+        calls.append(items)
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return items
+
+    queue = _queue(failing_once)
+    with pytest.raises(RuntimeError, match="went away"):
+        _start(queue.submit, 1).result(DEADLINE)
+    assert _start(queue.submit, 2).result(DEADLINE) == 2
+
+
+def test_a_leader_interrupted_before_storing_hands_the_queue_over() -> None:
+    class Interrupted(BaseException):
+        """Stands in for gevent's GreenletExit."""
+
+    interrupts = [True]
+
+    def yield_now() -> None:
+        if interrupts and interrupts.pop():
+            raise Interrupted
+
+    store = RecordingStore()
+    queue = _queue(store, yield_now=yield_now)
+    with pytest.raises(Interrupted):
+        _start(queue.submit, 1).result(DEADLINE)
+    assert store.batches == []  # its item was never stored
+    # ...and the next writer is not left waiting for it.
+    assert _start(queue.submit, 2).result(DEADLINE) == 4
+
+
+def test_a_waiter_interrupted_while_waiting_leaves_the_queue_and_the_rest_go_on() -> None:
+    class Interrupted(BaseException):
+        pass
+
+    class InterruptibleEvent(threading.Event):
+        """Interrupted (like a killed greenlet) while waiting, if its item says so."""
+
+        interrupt_next = False
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.interrupt, InterruptibleEvent.interrupt_next = self.interrupt_next, False
+
+        def wait(self, timeout: float | None = None) -> bool:
+            if self.interrupt:
+                _wait_until(lambda: store.entered.is_set(), "the leader storing")
+                raise Interrupted
+            return super().wait(timeout)
+
+    store = RecordingStore()
+    queue = _queue(store, create_event=InterruptibleEvent)
+    store.release.clear()
+    leader = _start(queue.submit, 1)
+    assert store.entered.wait(DEADLINE)
+    InterruptibleEvent.interrupt_next = True
+    abandoned = _start(queue.submit, 2)
+    with pytest.raises(Interrupted):
+        abandoned.result(DEADLINE)
+    waiting = _start(queue.submit, 3)
+    _wait_until(lambda: _queued(queue) == 1, "the next writer queued")
+    store.release.set()
+    assert leader.result(DEADLINE) == 2
+    assert waiting.result(DEADLINE) == 6
+    assert [sorted(batch) for batch in store.batches] == [[1], [3]]  # 2 was never stored
+
+
+# --- the send path, with a batch formed on purpose ---------------------------------------
+
+
+@pytest.mark.both_databases
+def test_a_batch_with_refused_sends_stores_the_others_gaplessly(app: Flask, make_user) -> None:
+    owner, member, outsider, logged_out = (
+        make_user(name) for name in ("Owner", "Member", "Outsider", "Logged out")
+    )
+    room = owner.create_room("batch", member_ids=[member.id, logged_out.id])
+    room_id = uuid.UUID(room["id"])
+    first = owner.call(
+        "POST", f"/api/rooms/{room_id}/messages", json={"body": "first", "client_id": "c-1"}
+    )
+    assert first.status_code == 201
+
+    # A socket's copy of a user, loaded before their password changed elsewhere.
+    with app.app_context():
+        stale_copy = db.session.get(User, uuid.UUID(logged_out.id))
+        assert stale_copy.profile is not None  # loaded before it is detached
+        db.session.expunge(stale_copy)
+        db.session.execute(
+            update(User)
+            .where(User.id == stale_copy.id)
+            .values(session_epoch=User.session_epoch + 1)
+        )
+        db.session.commit()
+
+    sends = [
+        ("good one", owner.id, "c-2"),
+        ("repeat", owner.id, "c-1"),  # the client_id of "first": its stored message
+        ("outsider", outsider.id, "c-3"),
+        ("stale", None, "c-4"),
+        ("good two", member.id, "c-5"),
+    ]
+    batches: list[int] = []
+    queue = app.extensions[messages.SEND_QUEUE_KEY]  # made by the first send
+    store = queue.store
+
+    def recording_store(items: list) -> list:
+        batches.append(len(items))
+        return store(items)
+
+    def wait_for_everyone() -> None:  # the leader yields until all five are queued
+        _wait_until(lambda: _queued(queue) == len(sends), "all five sends queued")
+
+    queue.store, queue.yield_now = recording_store, wait_for_everyone
+
+    def send(body: str, user_id: str | None, client_id: str) -> Any:
+        with app.app_context():
+            sender = stale_copy if user_id is None else db.session.get(User, uuid.UUID(user_id))
+            try:
+                message, created = messages.post_message(sender, room_id, body, client_id)
+                return (message.body, message.seq, created)
+            except (NotFound, Unauthorized, IntegrityError) as refused:
+                return type(refused)
+            finally:
+                db.session.remove()
+
+    futures = {body: _start(send, body, user_id, client_id) for body, user_id, client_id in sends}
+    outcomes = {body: future.result(DEADLINE) for body, future in futures.items()}
+
+    assert batches == [5]  # one batch, stored together
+    assert outcomes["repeat"] == ("first", 1, False)  # the stored message, not a new one
+    assert outcomes["outsider"] is NotFound
+    assert outcomes["stale"] is Unauthorized
+    assert sorted([outcomes["good one"][1:], outcomes["good two"][1:]]) == [(2, True), (3, True)]
+    with app.app_context():
+        stored = db.session.execute(
+            select(Message.seq, Message.body)
+            .where(Message.room_id == room_id)
+            .order_by(Message.seq)
+        ).all()
+    assert [seq for seq, _ in stored] == [1, 2, 3]  # no gap where the refused ones were
+    assert sorted(body for _, body in stored) == ["first", "good one", "good two"]
