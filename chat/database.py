@@ -51,16 +51,20 @@ def configure_engine(app: Flask) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
-def begin_write() -> None:
-    """Start the session's next transaction as a writer.
-
-    Ends a read-only transaction left open by earlier queries of the request
-    (loading the current user, say): services never leave unflushed changes
-    between calls, so nothing is lost by it.
-    """
+def end_read_transaction() -> None:
+    """End the read-only transaction left open by earlier queries of the request
+    (loading the current user, say), so that the next query sees the database as of
+    now: on SQLite a transaction keeps the snapshot of its first read. Services never
+    leave unflushed changes between calls, so nothing is lost by it."""
     session = db.session()
     if session.in_transaction():
         session.commit()
+
+
+def begin_write() -> None:
+    """Start the session's next transaction as a writer (after ``end_read_transaction``)."""
+    session = db.session()
+    end_read_transaction()
     if db.engine.dialect.name == "sqlite":
         session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
 

@@ -103,6 +103,21 @@ def test_writers_arriving_while_a_batch_is_stored_share_the_next_one() -> None:
     assert len(store.batches) == 2
 
 
+def test_a_batch_holds_at_most_max_batch_writers_and_the_rest_follow() -> None:
+    store = RecordingStore()
+    queue = _queue(store, max_batch=2)
+    store.release.clear()
+    leader = _start(queue.submit, 1)
+    assert store.entered.wait(DEADLINE)
+    later = []
+    for n in range(2, 7):  # queued in a known order
+        later.append(_start(queue.submit, n))
+        _wait_until(lambda n=n: _queued(queue) == n - 1, f"writer {n} queued")
+    store.release.set()
+    assert [future.result(DEADLINE) for future in [leader, *later]] == [2, 4, 6, 8, 10, 12]
+    assert store.batches == [[1], [2, 3], [4, 5], [6]]
+
+
 def test_each_item_gets_its_own_outcome() -> None:
     store = RecordingStore()
     queue = _queue(store)
@@ -262,3 +277,57 @@ def test_a_batch_with_refused_sends_stores_the_others_gaplessly(app: Flask, make
         ).all()
     assert [seq for seq, _ in stored] == [1, 2, 3]  # no gap where the refused ones were
     assert sorted(body for _, body in stored) == ["first", "good one", "good two"]
+
+
+@pytest.mark.both_databases
+def test_a_waiting_retry_finds_its_message_committed_after_its_request_began(
+    app: Flask, make_user
+) -> None:
+    """A send that waits in a batch must read the database as of after the batch.
+
+    Over HTTP the caller's session has a read transaction open (loading the user); on
+    SQLite that transaction's snapshot would hide a message committed since, so the
+    retry's lookup of its own earlier attempt would find nothing.
+    """
+    user = make_user("Retrier")
+    room_id = uuid.UUID(user.create_room("retries")["id"])
+    queue_ready = user.call(
+        "POST", f"/api/rooms/{room_id}/messages", json={"body": "warm-up", "client_id": "w"}
+    )
+    assert queue_ready.status_code == 201
+    queue = app.extensions[messages.SEND_QUEUE_KEY]
+    store = queue.store
+    release_leader = threading.Event()
+
+    def leader_waits_for_the_retry() -> None:
+        assert release_leader.wait(DEADLINE)
+        _wait_until(lambda: _queued(queue) == 2, "the retry queued behind the leader")
+
+    queue.yield_now = leader_waits_for_the_retry
+    with app.app_context():
+        sender = db.session.get(User, uuid.UUID(user.id))  # a read transaction begins
+        assert db.session().in_transaction()
+        # The first attempt of "x" is committed meanwhile, by another request (another
+        # thread: a request in this one would share this app context and its session).
+        queue.yield_now = lambda: None
+        first = _start(
+            lambda: user.call(
+                "POST", f"/api/rooms/{room_id}/messages", json={"body": "hello", "client_id": "x"}
+            )
+        )
+        assert first.result(DEADLINE).status_code == 201
+        queue.yield_now = leader_waits_for_the_retry
+        # The leader (another send) holds the queue; the retry of "x" waits in its batch.
+        other = _start(
+            lambda: user.call(
+                "POST", f"/api/rooms/{room_id}/messages", json={"body": "other", "client_id": "y"}
+            )
+        )
+        _wait_until(lambda: _queued(queue) == 1, "the leader queued")
+        release_leader.set()
+        message, created = messages.post_message(sender, room_id, "hello", "x")
+        db.session.remove()
+    assert other.result(DEADLINE).status_code == 201
+    assert created is False
+    assert (message.body, message.seq) == ("hello", 2)
+    queue.store = store

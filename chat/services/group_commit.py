@@ -13,6 +13,10 @@ is done, the first writer that queued meanwhile leads the next batch. Nobody wai
 on a timer: alone, a write is stored at once (one yield later); under load the
 batches grow by themselves with the queue, which is when sharing pays.
 
+A batch holds at most ``max_batch`` writers: on SQLite a batch runs without yielding
+(the driver blocks the gevent hub), so its size bounds how long the hub is held; the
+rest lead the next batch.
+
 The outcome of each item is its own: ``store`` returns one result or exception per
 item, and an exception that escapes ``store`` is every item's outcome.
 
@@ -49,6 +53,7 @@ class GroupCommit(Generic[Item]):
     store: Store
     create_event: Callable[[], Any]
     yield_now: Callable[[], None]
+    max_batch: int = 32
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _queue: list[_Waiter[Item]] = field(default_factory=list)
     _leader_working: bool = False
@@ -75,8 +80,9 @@ class GroupCommit(Generic[Item]):
         batch: list[_Waiter[Item]] | None = None
         try:
             self.yield_now()  # writers already scheduled join this batch
-            with self._lock:
-                batch, self._queue = self._queue, []
+            with self._lock:  # the leader is first in the queue: it is in its batch
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
             try:
                 outcomes = self.store([waiter.item for waiter in batch])
             except Exception as error:  # every item's outcome; BaseException goes up

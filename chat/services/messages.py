@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import Connection, bindparam, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
-from ..database import write_transaction
+from ..database import end_read_transaction, write_transaction
 from ..errors import Conflict, Invalid, NotFound, Unauthorized
 from ..extensions import db, socketio
 from ..models import Message, MessageMention, Room, User, utcnow
@@ -234,16 +234,23 @@ def post_message(
         "client_id": client_id,
         "now": utcnow(),
     }
+    refused: IntegrityError | None = None
     try:
         stored = _send_queue().submit(_Send(params, sender.session_epoch))
-    except IntegrityError:
-        # A repeated client_id: an earlier attempt (or a concurrent one, on PostgreSQL
-        # with several processes) stored it; this one, seq included, was rolled back.
+    except IntegrityError as error:
         if client_id is None:
             raise
+        refused = error
+    # The batch may have been stored by another send's transaction: a read transaction
+    # this request opened before it (loading the user over HTTP) would, on SQLite,
+    # still see the database as it was then.
+    end_read_transaction()
+    if refused is not None:
+        # A repeated client_id: an earlier attempt (or a concurrent one, on PostgreSQL
+        # with several processes) stored it; this one, seq included, was rolled back.
         retried = _stored_retry(sender.id, client_id, room_id)
         if retried is None:
-            raise
+            raise refused
         return retried, False
     # The committed row as plain values, outside the session: nothing to flush or reload.
     message = StoredMessage(
