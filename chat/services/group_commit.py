@@ -53,7 +53,7 @@ class GroupCommit(Generic[Item]):
     store: Store
     create_event: Callable[[], Any]
     yield_now: Callable[[], None]
-    max_batch: int = 32
+    max_batch: int = 16
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _queue: list[_Waiter[Item]] = field(default_factory=list)
     _leader_working: bool = False

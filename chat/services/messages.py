@@ -165,7 +165,6 @@ def _store_sends(sends: list[_Send]) -> list[_Stored | Exception]:
 
 
 def _store_in_one_transaction(sends: list[_Send]) -> list[_Stored | Exception]:
-    outcomes: list[_Stored | Exception] = []
     # Rooms' rows are locked in one order (by id; a room's own sends in arrival order),
     # so that two instances' batches on PostgreSQL cannot wait for each other.
     order = sorted(range(len(sends)), key=lambda index: sends[index].params["room_id"])
@@ -173,7 +172,7 @@ def _store_in_one_transaction(sends: list[_Send]) -> list[_Stored | Exception]:
         # Core statements on the transaction's connection: the ORM's execute path
         # costs more than these statements themselves.
         connection = session.connection()
-        outcomes = [NotFound(permissions.ROOM_NOT_FOUND) for _ in sends]
+        outcomes: list[_Stored | Exception] = [NotFound(permissions.ROOM_NOT_FOUND) for _ in sends]
         for index in order:
             params = sends[index].params
             stored = _store(connection, params)
