@@ -6,7 +6,8 @@ summary (``bench/profiles/<name>.txt``): the functions with the most samples on 
 stack (inclusive) and at the top of it (self). docs/performance.md quotes these.
 
 - ``send``: one websocket client sending acknowledged messages back to back (scenario 1).
-- ``throughput``: 10 senders in a room of 10 (scenario 2).
+- ``throughput``: 10 raw WebSocket senders in a room of 10 (scenario 2; python-socketio
+  senders would saturate their own core first).
 - ``fanout``: a room of ``--members`` receivers, 10 messages/s (scenario 3).
 - ``history``: history pages of a 20,000-message room in a loop (scenario 6).
 """
