@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from flask import jsonify
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint
 
 from ..apidoc import errors
-from ..payloads import message_payloads
+from ..payloads import message_payloads, page_response
 from ..schemas import (
     ChangesQuerySchema,
     ChangesSchema,
@@ -43,7 +42,7 @@ def list_messages(query, room_id: uuid.UUID):
     )
     # Written out by chat/payloads.py (held equal to MessageListSchema by the tests):
     # a Response is sent as it is, the schema above documents it.
-    return jsonify({"messages": message_payloads(page)})
+    return page_response({"messages": message_payloads(page)})
 
 
 @blp.get("/search")
@@ -70,7 +69,7 @@ def search_messages(query):
 def list_changes(query, room_id: uuid.UUID):
     """Messages inserted, edited or deleted after change ``since``: the catch-up feed."""
     changes = messages.changes_since(current_user, room_id, query["since"], query["limit"])
-    return jsonify({**changes, "messages": message_payloads(changes["messages"])})
+    return page_response({**changes, "messages": message_payloads(changes["messages"])})
 
 
 @blp.post("/rooms/<uuid:room_id>/messages")

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, bindparam, insert, select, true, update
+from sqlalchemy import Connection, Integer, bindparam, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from ..database import end_read_transaction, write_transaction
@@ -82,6 +82,38 @@ _STORE_IN_ONE_STATEMENT = select(
     _inserted.c.id,
 ).select_from(_numbers.join(_inserted, true()))
 _INSERT_MENTIONS = insert(MessageMention.__table__)
+# History and catch-up pages, built once (building a statement and its cache key cost
+# about as much as running it: docs/performance.md). Ordered by (room_id, seq), not seq
+# alone, although room_id is fixed: then the order is the unique index's own, and
+# SQLite walks it instead of sorting the room. With ANALYZE statistics that show one
+# room holding most messages, "ORDER BY seq" made it scan and sort the whole table for
+# the newest page (34 ms at 20,000 messages; docs/performance.md).
+_room_page = select(*PAGE_COLUMNS).where(_messages.c.room_id == bindparam("room_id"))
+_page_limit = bindparam("limit", type_=Integer)
+_newest_first = (_messages.c.room_id.desc(), _messages.c.seq.desc())
+_oldest_first = (_messages.c.room_id.asc(), _messages.c.seq.asc())
+_PAGE_NEWEST = _room_page.order_by(*_newest_first).limit(_page_limit)
+_PAGE_BEFORE = (
+    _room_page.where(_messages.c.seq < bindparam("seq")).order_by(*_newest_first).limit(_page_limit)
+)
+_PAGE_FROM = (
+    _room_page.where(_messages.c.seq >= bindparam("seq"))
+    .order_by(*_oldest_first)
+    .limit(_page_limit)
+)
+_PAGE_AFTER = (
+    _room_page.where(_messages.c.seq > bindparam("seq")).order_by(*_oldest_first).limit(_page_limit)
+)
+_PAGE_BETWEEN = (
+    _room_page.where(_messages.c.seq > bindparam("seq"), _messages.c.seq < bindparam("before"))
+    .order_by(*_oldest_first)
+    .limit(_page_limit)
+)
+_CHANGES_PAGE = (
+    _room_page.where(_messages.c.change_seq > bindparam("since"))
+    .order_by(_messages.c.change_seq.asc())
+    .limit(_page_limit)
+)
 # Where an app keeps its queue of sends (app.extensions): one queue per app.
 SEND_QUEUE_KEY = "chat.send_queue"
 
@@ -334,12 +366,7 @@ def _changes(room_id: uuid.UUID, since: int, limit: int) -> dict:
     last_change = db.session.scalar(select(Room.last_change).where(Room.id == room_id))
     if last_change is None:
         raise NotFound("No such room.")
-    page = read_page(
-        select(*PAGE_COLUMNS)
-        .where(Message.room_id == room_id, Message.change_seq > since)
-        .order_by(Message.change_seq.asc())
-        .limit(limit)
-    )
+    page = read_page(_CHANGES_PAGE, {"room_id": room_id, "since": since, "limit": limit})
     has_more = bool(page) and page[-1].change_seq < last_change
     return {"messages": page, "last_change": last_change, "has_more": has_more}
 
@@ -382,24 +409,19 @@ def history(
     result); none of them gives the newest page.
     """
     require_member(reader.id, room_id)
-    query = select(*PAGE_COLUMNS).where(Message.room_id == room_id)
-    # Ordered by (room_id, seq), not seq alone, although room_id is fixed: then the order
-    # is the unique index's own, and SQLite walks it instead of sorting the room. With
-    # ANALYZE statistics that show one room holding most messages, "ORDER BY seq" made
-    # it scan and sort the whole table for the newest page (34 ms at 20,000 messages;
-    # docs/performance.md).
-    newest_first = (Message.room_id.desc(), Message.seq.desc())
-    oldest_first = (Message.room_id.asc(), Message.seq.asc())
+    params = {"room_id": room_id, "limit": limit}
     if around is not None:
         # Up to ``limit`` on each side, then a window of ``limit`` centred where it can be:
         # near either end of the history the page fills from the other side.
-        older = read_page(query.where(Message.seq < around).order_by(*newest_first).limit(limit))
-        newer = read_page(query.where(Message.seq >= around).order_by(*oldest_first).limit(limit))
+        older = read_page(_PAGE_BEFORE, {**params, "seq": around})
+        newer = read_page(_PAGE_FROM, {**params, "seq": around})
         take_older = max(limit // 2, limit - len(newer))
         older = older[:take_older]
         return [*reversed(older), *newer[: limit - len(older)]]
-    if before is not None:
-        query = query.where(Message.seq < before)
     if after is not None:
-        return read_page(query.where(Message.seq > after).order_by(*oldest_first).limit(limit))
-    return list(reversed(read_page(query.order_by(*newest_first).limit(limit))))
+        if before is not None:
+            return read_page(_PAGE_BETWEEN, {**params, "seq": after, "before": before})
+        return read_page(_PAGE_AFTER, {**params, "seq": after})
+    if before is not None:
+        return list(reversed(read_page(_PAGE_BEFORE, {**params, "seq": before})))
+    return list(reversed(read_page(_PAGE_NEWEST, params)))

@@ -14,6 +14,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 
@@ -92,12 +93,12 @@ _PAGE_MENTIONS = (
 )
 
 
-def read_page(query: Select) -> list[StoredMessage]:
-    """Run a page query of ``PAGE_COLUMNS``: one query for the rows, one for their
-    senders, one for their mentions, whatever the page's size. Core on the session's
-    connection: no ORM entity or unit of work for what is only read and shown."""
+def read_page(query: Select, params: dict[str, Any] | None = None) -> list[StoredMessage]:
+    """Run a page query of ``PAGE_COLUMNS`` with ``params``: one query for the rows, one
+    for their senders, one for their mentions, whatever the page's size. Core on the
+    session's connection: no ORM entity or unit of work for what is only read and shown."""
     connection = db.session.connection()
-    rows = connection.execute(query).all()
+    rows = connection.execute(query, params).all()
     if not rows:
         return []
     sender_ids = list({row.sender_id for row in rows if row.sender_id is not None})
