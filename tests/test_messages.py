@@ -187,3 +187,22 @@ def test_room_page_renders_history_escaped(make_user) -> None:
     html = user.client.get(f"/rooms/{room['id']}").get_data(as_text=True)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>alert(1)</script>" not in html
+
+
+def test_an_empty_page_is_empty_for_a_member_and_404_for_anyone_else(make_user) -> None:
+    """The page query itself holds the membership rule, so "no rows" must still tell an
+    empty history (or a page past the end) from a reader who is not a member."""
+    member, stranger = make_user("Member"), make_user("Stranger")
+    room = member.create_room("quiet")
+    url = f"/api/rooms/{room['id']}/messages"
+    assert member.call("GET", url).get_json() == {"messages": []}
+    assert stranger.call("GET", url).status_code == 404
+    assert _post(member, room["id"], "the only one").status_code == 201
+    assert member.call("GET", url + "?after=1").get_json() == {"messages": []}
+    assert member.call("GET", url + "?around=1").get_json()["messages"][0]["body"] == (
+        "the only one"
+    )
+    for query in ("", "?after=1", "?before=1", "?around=1"):
+        response = stranger.call("GET", url + query)
+        assert response.status_code == 404, query
+        assert response.get_json()["error"] == "not_found"

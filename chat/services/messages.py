@@ -26,7 +26,7 @@ from . import mentions, permissions, ratelimits, realtime
 from .group_commit import GroupCommit
 from .permissions import require_member
 from .rooms import room_ids_of
-from .stored_messages import PAGE_COLUMNS, StoredMessage, read_page
+from .stored_messages import StoredMessage, page_statement, read_page
 
 # The send path's writes, built once: constructing and hashing the statements on every
 # send cost more CPU than executing them (docs/performance.md). Core statements on the
@@ -88,7 +88,12 @@ _INSERT_MENTIONS = insert(MessageMention.__table__)
 # SQLite walks it instead of sorting the room. With ANALYZE statistics that show one
 # room holding most messages, "ORDER BY seq" made it scan and sort the whole table for
 # the newest page (34 ms at 20,000 messages; docs/performance.md).
-_room_page = select(*PAGE_COLUMNS).where(_messages.c.room_id == bindparam("room_id"))
+# History pages carry the membership rule (no rows for a non-member, who then gets
+# 404 from ``require_member``): one query fewer for every page a member reads.
+_room_page = page_statement(
+    _messages.c.room_id == bindparam("room_id"),
+    permissions.membership(bindparam("room_id"), bindparam("user_id")),
+)
 _page_limit = bindparam("limit", type_=Integer)
 _newest_first = (_messages.c.room_id.desc(), _messages.c.seq.desc())
 _oldest_first = (_messages.c.room_id.asc(), _messages.c.seq.asc())
@@ -110,7 +115,10 @@ _PAGE_BETWEEN = (
     .limit(_page_limit)
 )
 _CHANGES_PAGE = (
-    _room_page.where(_messages.c.change_seq > bindparam("since"))
+    page_statement(
+        _messages.c.room_id == bindparam("room_id"),
+        _messages.c.change_seq > bindparam("since"),
+    )
     .order_by(_messages.c.change_seq.asc())
     .limit(_page_limit)
 )
@@ -408,8 +416,23 @@ def history(
     from one (scrolling up); ``around`` centres the page on one message (a search
     result); none of them gives the newest page.
     """
-    require_member(reader.id, room_id)
-    params = {"room_id": room_id, "limit": limit}
+    page = _history_page(reader.id, room_id, before, after, around, limit)
+    if not page:
+        # The page's own query holds the membership rule: no rows is either an empty
+        # history or a reader who is not a member, and only the second is a 404.
+        require_member(reader.id, room_id)
+    return page
+
+
+def _history_page(
+    reader_id: uuid.UUID,
+    room_id: uuid.UUID,
+    before: int | None,
+    after: int | None,
+    around: int | None,
+    limit: int,
+) -> list[StoredMessage]:
+    params = {"room_id": room_id, "user_id": reader_id, "limit": limit}
     if around is not None:
         # Up to ``limit`` on each side, then a window of ``limit`` centred where it can be:
         # near either end of the history the page fills from the other side.

@@ -3,9 +3,9 @@
 A history page, a catch-up page and a sync answer read up to hundreds of messages
 only to show them. Loading them as ``Message`` entities with their joined senders
 and profiles cost more than the rest of a history request together
-(docs/performance.md); here a page is one Core query for the rows' own columns, one
-for their senders (each once) and one for their mentions, whatever its size. A send
-builds its ``StoredMessage`` from the values it just wrote.
+(docs/performance.md); here a page is one Core query for the rows and their senders
+and one for their mentions, whatever its size. A send builds its ``StoredMessage``
+from the values it just wrote.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 
 from ..extensions import db
 from ..models import Message, MessageMention, Profile, User
@@ -81,10 +81,16 @@ class StoredMessage:
 
 _users = User.__table__
 _profiles = Profile.__table__
-_PAGE_SENDERS = (
-    select(_users.c.id, _profiles.c.display_name, _profiles.c.avatar, _users.c.created_at)
-    .select_from(_users.outerjoin(_profiles, _profiles.c.user_id == _users.c.id))
-    .where(_users.c.id.in_(bindparam("ids", expanding=True)))
+# A page's sender columns, joined to its rows: a sender comes with each of their
+# messages (a few bytes more per row) instead of costing a query of its own.
+_SENDER_COLUMNS = (
+    _users.c.id.label("sender_user_id"),
+    _profiles.c.display_name.label("sender_display_name"),
+    _profiles.c.avatar.label("sender_avatar"),
+    _users.c.created_at.label("sender_created_at"),
+)
+_WITH_SENDERS = _messages.outerjoin(_users, _users.c.id == _messages.c.sender_id).outerjoin(
+    _profiles, _profiles.c.user_id == _users.c.id
 )
 _PAGE_MENTIONS = (
     select(_mentions.c.message_id, _mentions.c.user_id)
@@ -93,20 +99,29 @@ _PAGE_MENTIONS = (
 )
 
 
+def page_statement(*conditions: ColumnElement[bool]) -> Select:
+    """A page query: ``PAGE_COLUMNS`` and each row's sender, for the rows that match.
+
+    The caller adds its order and limit; ``read_page`` runs it. Built once per kind of
+    page by the caller: building a statement and its cache key costs about as much as
+    running it (docs/performance.md).
+    """
+    return select(*PAGE_COLUMNS, *_SENDER_COLUMNS).select_from(_WITH_SENDERS).where(*conditions)
+
+
 def read_page(query: Select, params: dict[str, Any] | None = None) -> list[StoredMessage]:
-    """Run a page query of ``PAGE_COLUMNS`` with ``params``: one query for the rows, one
-    for their senders, one for their mentions, whatever the page's size. Core on the
-    session's connection: no ORM entity or unit of work for what is only read and shown."""
+    """Run a ``page_statement`` with ``params``: the rows with their senders, then one
+    query for their mentions, whatever the page's size. Core on the session's
+    connection: no ORM entity or unit of work for what is only read and shown."""
     connection = db.session.connection()
     rows = connection.execute(query, params).all()
     if not rows:
         return []
-    sender_ids = list({row.sender_id for row in rows if row.sender_id is not None})
-    senders = (
-        {row.id: Sender(*row) for row in connection.execute(_PAGE_SENDERS, {"ids": sender_ids})}
-        if sender_ids
-        else {}
-    )
+    width = len(PAGE_COLUMNS)
+    senders: dict[uuid.UUID, Sender] = {}
+    for row in rows:
+        if row.sender_user_id is not None and row.sender_user_id not in senders:
+            senders[row.sender_user_id] = Sender(*row[width:])
     mentioned: dict[int, list[uuid.UUID]] = defaultdict(list)
     for message_id, user_id in connection.execute(
         _PAGE_MENTIONS, {"ids": [row.id for row in rows]}
@@ -114,8 +129,8 @@ def read_page(query: Select, params: dict[str, Any] | None = None) -> list[Store
         mentioned[message_id].append(user_id)
     return [
         StoredMessage(
-            *row,
-            sender=senders.get(row.sender_id),
+            *row[:width],
+            sender=senders.get(row.sender_user_id),
             mentioned_ids=mentioned.get(row.id, []),
         )
         for row in rows
