@@ -31,9 +31,9 @@ MESSAGE_NOT_FOUND = "No such message."
 
 
 def membership(room_id: ColumnElement, user_id: ColumnElement) -> ColumnElement[bool]:
-    """The membership rule as SQL: asked alone (``is_member``) or inside a statement
-    that checks it as it writes (a send takes its numbers only if the sender is a
-    member: one statement instead of two)."""
+    """The membership rule as SQL: asked alone (``is_member``) or inside the statement
+    it guards, one query instead of two (a send takes its numbers only if the sender is
+    a member; a history page has rows only for a member)."""
     return exists().where(RoomMember.room_id == room_id, RoomMember.user_id == user_id)
 
 
