@@ -56,6 +56,8 @@ def end_read_transaction() -> None:
     (loading the current user, say), so that the next query sees the database as of
     now: on SQLite a transaction keeps the snapshot of its first read. Services never
     leave unflushed changes between calls, so nothing is lost by it."""
+    if not db.session.registry.has():
+        return  # no session yet (a socket event's send): nothing to end, none to create
     session = db.session()
     if session.in_transaction():
         session.commit()
