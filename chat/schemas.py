@@ -19,6 +19,8 @@ from flask_login import current_user
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from .text import NOT_TEXT, is_storable_text
+
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MESSAGE_MAX_LENGTH = 4000
 TITLE_MAX_LENGTH = 100
@@ -38,6 +40,27 @@ class StrictBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
+
+
+class _StorableText:
+    """Refuses what ``chat/text.py`` says the database cannot store (NUL, unpaired
+    surrogates), as a validation error like any other."""
+
+    default_error_messages = {"not_text": NOT_TEXT}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)  # type: ignore[misc]
+        if not is_storable_text(text):
+            raise self.make_error("not_text")  # type: ignore[attr-defined]
+        return text
+
+
+class Text(_StorableText, fields.String):
+    """A string a person wrote (a body, a title, a name, a password, a query)."""
+
+
+class EmailText(_StorableText, fields.Email):
+    """An email address a person wrote."""
 
 
 class UTCDateTime(fields.DateTime):
@@ -93,13 +116,11 @@ def _strip_strings(data: Any, names: tuple[str, ...]) -> Any:
 
 
 class RegisterSchema(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = fields.String(
+    email = EmailText(required=True, validate=validate.Length(max=254))
+    password = Text(
         required=True, validate=validate.Length(PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH)
     )
-    display_name = fields.String(
-        required=True, validate=validate.Length(1, DISPLAY_NAME_MAX_LENGTH)
-    )
+    display_name = Text(required=True, validate=validate.Length(1, DISPLAY_NAME_MAX_LENGTH))
 
     @pre_load
     def _trim(self, data: Any, **_: Any) -> Any:
@@ -107,8 +128,8 @@ class RegisterSchema(Schema):
 
 
 class LoginSchema(Schema):
-    email = fields.String(required=True, validate=validate.Length(1, 254))
-    password = fields.String(required=True, validate=validate.Length(1, PASSWORD_MAX_LENGTH))
+    email = Text(required=True, validate=validate.Length(1, 254))
+    password = Text(required=True, validate=validate.Length(1, PASSWORD_MAX_LENGTH))
     remember = StrictBoolean(load_default=False)
 
     @pre_load
@@ -119,16 +140,14 @@ class LoginSchema(Schema):
 class ChangePasswordSchema(Schema):
     """``POST /api/me/password``: the current password, and the new one (not trimmed)."""
 
-    current_password = fields.String(
-        required=True, validate=validate.Length(1, PASSWORD_MAX_LENGTH)
-    )
-    new_password = fields.String(
+    current_password = Text(required=True, validate=validate.Length(1, PASSWORD_MAX_LENGTH))
+    new_password = Text(
         required=True, validate=validate.Length(PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH)
     )
 
 
 class CreateRoomSchema(Schema):
-    title = fields.String(required=True, validate=validate.Length(1, TITLE_MAX_LENGTH))
+    title = Text(required=True, validate=validate.Length(1, TITLE_MAX_LENGTH))
     member_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=500))
 
     @pre_load
@@ -149,7 +168,7 @@ class HistoryQuerySchema(Schema):
 
 
 class SearchQuerySchema(Schema):
-    q = fields.String(required=True, validate=validate.Length(1, 200))
+    q = Text(required=True, validate=validate.Length(1, 200))
     room_id = fields.UUID()
     before = fields.Integer(validate=validate.Range(min=1))
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 50))
@@ -164,8 +183,8 @@ class RoomSettingsSchema(Schema):
 
 
 class PostMessageSchema(Schema):
-    body = fields.String(required=True, validate=validate.Length(1, MESSAGE_MAX_LENGTH))
-    client_id = fields.String(
+    body = Text(required=True, validate=validate.Length(1, MESSAGE_MAX_LENGTH))
+    client_id = Text(
         load_default=None,
         allow_none=True,
         validate=validate.Regexp(
@@ -183,7 +202,7 @@ class SocketSendMessageSchema(PostMessageSchema):
 
 
 class EditMessageSchema(Schema):
-    body = fields.String(required=True, validate=validate.Length(1, MESSAGE_MAX_LENGTH))
+    body = Text(required=True, validate=validate.Length(1, MESSAGE_MAX_LENGTH))
 
     @pre_load
     def _trim(self, data: Any, **_: Any) -> Any:
@@ -201,9 +220,7 @@ class SocketDeleteMessageSchema(Schema):
 class UpdateMeSchema(Schema):
     """``PATCH /api/me``: the display name (trimmed; any script; no control characters)."""
 
-    display_name = fields.String(
-        required=True, validate=validate.Length(1, DISPLAY_NAME_MAX_LENGTH)
-    )
+    display_name = Text(required=True, validate=validate.Length(1, DISPLAY_NAME_MAX_LENGTH))
 
     @pre_load
     def _trim(self, data: Any, **_: Any) -> Any:
@@ -217,9 +234,9 @@ class AvatarUploadSchema(Schema):
 
 
 class UserQuerySchema(Schema):
-    q = fields.String(load_default="", validate=validate.Length(max=DISPLAY_NAME_MAX_LENGTH))
+    q = Text(load_default="", validate=validate.Length(max=DISPLAY_NAME_MAX_LENGTH))
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
-    cursor = fields.String(load_default=None, validate=validate.Length(max=2000))
+    cursor = Text(load_default=None, validate=validate.Length(max=2000))
 
 
 class OpenDirectRoomSchema(Schema):

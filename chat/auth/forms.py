@@ -5,12 +5,13 @@ from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
 from ..schemas import DISPLAY_NAME_MAX_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from ..text import storable_text
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254), storable_text])
     password = PasswordField(
-        "Password", validators=[DataRequired(), Length(max=PASSWORD_MAX_LENGTH)]
+        "Password", validators=[DataRequired(), Length(max=PASSWORD_MAX_LENGTH), storable_text]
     )
     remember = BooleanField("Remember me")
 
@@ -19,10 +20,16 @@ class RegisterForm(FlaskForm):
     display_name = StringField(
         "Display name",
         filters=[lambda value: value.strip() if value else value],
-        validators=[DataRequired(), Length(max=DISPLAY_NAME_MAX_LENGTH)],
+        validators=[DataRequired(), Length(max=DISPLAY_NAME_MAX_LENGTH), storable_text],
     )
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField(
+        "Email", validators=[DataRequired(), Email(), Length(max=254), storable_text]
+    )
     password = PasswordField(
         "Password",
-        validators=[DataRequired(), Length(PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH)],
+        validators=[
+            DataRequired(),
+            Length(PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH),
+            storable_text,
+        ],
     )
