@@ -47,10 +47,11 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
     # a reconnect, say); engine.io refuses more than 16 packets in one payload by
     # default (python-engineio #142). The byte size stays capped by max_http_buffer_size.
     Payload.max_decode_packets = app.config["ENGINEIO_MAX_DECODE_PACKETS"]
-    from .services import presence, socket_registry
+    from .services import messages, presence, socket_registry
 
     socket_registry.init_app(app)
     presence.init_app(app)
+    messages.init_app(app)
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],

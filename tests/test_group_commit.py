@@ -238,7 +238,7 @@ def test_a_batch_with_refused_sends_stores_the_others_gaplessly(app: Flask, make
         ("good two", member.id, "c-5"),
     ]
     batches: list[int] = []
-    queue = app.extensions[messages.SEND_QUEUE_KEY]  # made by the first send
+    queue = app.extensions[messages.SEND_QUEUE_KEY]
     store = queue.store
 
     def recording_store(items: list) -> list:

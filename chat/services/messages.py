@@ -14,8 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import Connection, Integer, bindparam, insert, select, true, update
+from flask import Flask, current_app
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    bindparam,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from ..database import end_read_transaction, write_transaction
@@ -95,24 +105,24 @@ _room_page = page_statement(
     permissions.membership(bindparam("room_id"), bindparam("user_id")),
 )
 _page_limit = bindparam("limit", type_=Integer)
-_newest_first = (_messages.c.room_id.desc(), _messages.c.seq.desc())
-_oldest_first = (_messages.c.room_id.asc(), _messages.c.seq.asc())
-_PAGE_NEWEST = _room_page.order_by(*_newest_first).limit(_page_limit)
-_PAGE_BEFORE = (
-    _room_page.where(_messages.c.seq < bindparam("seq")).order_by(*_newest_first).limit(_page_limit)
-)
-_PAGE_FROM = (
-    _room_page.where(_messages.c.seq >= bindparam("seq"))
-    .order_by(*_oldest_first)
-    .limit(_page_limit)
-)
-_PAGE_AFTER = (
-    _room_page.where(_messages.c.seq > bindparam("seq")).order_by(*_oldest_first).limit(_page_limit)
-)
-_PAGE_BETWEEN = (
-    _room_page.where(_messages.c.seq > bindparam("seq"), _messages.c.seq < bindparam("before"))
-    .order_by(*_oldest_first)
-    .limit(_page_limit)
+
+
+def _history_statement(*seq_conditions: ColumnElement[bool], newest_first: bool) -> Select:
+    """A history page of the rows matching ``seq_conditions``, in index order."""
+    if newest_first:
+        order = (_messages.c.room_id.desc(), _messages.c.seq.desc())
+    else:
+        order = (_messages.c.room_id.asc(), _messages.c.seq.asc())
+    return _room_page.where(*seq_conditions).order_by(*order).limit(_page_limit)
+
+
+_seq = _messages.c.seq
+_PAGE_NEWEST = _history_statement(newest_first=True)
+_PAGE_BEFORE = _history_statement(_seq < bindparam("seq"), newest_first=True)
+_PAGE_FROM = _history_statement(_seq >= bindparam("seq"), newest_first=False)
+_PAGE_AFTER = _history_statement(_seq > bindparam("seq"), newest_first=False)
+_PAGE_BETWEEN = _history_statement(
+    _seq > bindparam("seq"), _seq < bindparam("before"), newest_first=False
 )
 _CHANGES_PAGE = (
     page_statement(
@@ -232,20 +242,14 @@ def _store_in_one_transaction(sends: list[_Send]) -> list[_Stored | Exception]:
     return outcomes
 
 
-def _send_queue() -> GroupCommit[_Send]:
+def init_app(app: Flask) -> None:
     """This app's queue of sends (one per app: its leader uses the app's database)."""
-    extensions = current_app.extensions
-    queue = extensions.get(SEND_QUEUE_KEY)
-    if queue is None:
-        queue = extensions.setdefault(
-            SEND_QUEUE_KEY,
-            GroupCommit(
-                store=_store_sends,
-                create_event=socketio.server.eio.create_event,
-                yield_now=lambda: socketio.sleep(0),
-            ),
-        )
-    return queue
+    app.extensions[SEND_QUEUE_KEY] = GroupCommit(
+        store=_store_sends,
+        # Looked up per send: the Socket.IO server is made after this, by socketio.init_app.
+        create_event=lambda: socketio.server.eio.create_event(),
+        yield_now=lambda: socketio.sleep(0),
+    )
 
 
 def post_message(
@@ -275,7 +279,7 @@ def post_message(
     }
     refused: IntegrityError | None = None
     try:
-        stored = _send_queue().submit(_Send(params, sender.session_epoch))
+        stored = current_app.extensions[SEND_QUEUE_KEY].submit(_Send(params, sender.session_epoch))
     except IntegrityError as error:
         if client_id is None:
             raise
