@@ -175,8 +175,23 @@ class SocketClient:
         return self
 
     def disconnect(self) -> None:
-        if self.sio.connected:
-            self.sio.disconnect()
+        if not self.sio.connected:
+            return
+        if self.sio.transport() == "polling":
+            # python-engineio's threaded client can lose its own close over long-polling:
+            # disconnect() queues the CLOSE packet and marks itself "disconnecting" at
+            # once, and a write loop that checks that state before taking the packet
+            # stops without sending it (the server then keeps the socket until the ping
+            # timeout, and disconnect() waits for the pending poll). So the close goes to
+            # the server first, as a real client's would: an Engine.IO CLOSE packet ("1").
+            requests.post(
+                f"{self.user.base_url}/socket.io/",
+                params={"EIO": "4", "transport": "polling", "sid": self.sio.eio.sid},
+                data="1",
+                headers={"Content-Type": "text/plain;charset=UTF-8"},
+                timeout=5,
+            )
+        self.sio.disconnect()
 
     def emit_ack(self, event: str, data: Any, timeout: float = 10) -> Any:
         return self.sio.call(event, data, timeout=timeout)
