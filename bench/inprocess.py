@@ -1,6 +1,6 @@
 """The app's own CPU per send or per history page, in one process, without the network.
 
-``python -m bench.inprocess send|history [--postgres URL] [--count N] [--profile]``
+``python -m bench.inprocess send|batch|history [--postgres URL] [--count N] [--profile]``
 
 The full benchmark (``python -m bench``) measures what a client sees, with the
 server, the WebSocket stack and the load generators sharing two cores: right for
@@ -9,7 +9,10 @@ through Flask-SocketIO's and Flask's test clients instead (no sockets, no
 Engine.IO, no gunicorn), so what it reports is the application's share alone:
 the event handler or the route, the services, SQLAlchemy and the database
 driver. Repeatable to a few per cent on a quiet machine, in seconds, which is
-what comparing two versions of one function needs. ``--profile`` adds
+what comparing two versions of one function needs. ``batch`` stores batches of 10
+sends from 10 members of one room the way group commit does (what scenario 2's
+load makes), without the event handlers: the CPU per stored message of the store
+alone. ``--profile`` adds
 cProfile's top functions (which slows everything by about 2x; compare shares).
 """
 
@@ -31,7 +34,9 @@ from pathlib import Path  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 
 from chat import create_app  # noqa: E402
-from chat.extensions import socketio  # noqa: E402
+from chat.extensions import db, socketio  # noqa: E402
+from chat.models import User, utcnow  # noqa: E402
+from chat.services import messages  # noqa: E402
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -88,6 +93,42 @@ def send_loop(app) -> Callable[[int], None]:
     return run
 
 
+def batch_loop(app) -> Callable[[int], None]:
+    client, room_id = signed_in(app)
+    member_ids = [client.get("/api/me").get_json()["id"]]
+    for _ in range(9):
+        member, _ = signed_in(app)
+        assert member.post(f"/api/rooms/{room_id}/join").status_code in (200, 201)
+        member_ids.append(member.get("/api/me").get_json()["id"])
+    room = uuid.UUID(room_id)
+    with app.app_context():
+        members = [db.session.get(User, uuid.UUID(member_id)) for member_id in member_ids]
+        epochs = [(member.id, member.session_epoch) for member in members]
+        db.session.remove()
+
+    def run(count: int) -> None:
+        with app.app_context():
+            for start in range(0, count, 10):
+                batch = [
+                    messages._Send(
+                        {
+                            "room_id": room,
+                            "user_id": user_id,
+                            "body": f"bench {start + place}",
+                            "client_id": uuid.uuid4().hex,
+                            "now": utcnow(),
+                        },
+                        epoch,
+                    )
+                    for place, (user_id, epoch) in enumerate(epochs)
+                ]
+                outcomes = messages._store_sends(batch)
+                assert not any(isinstance(outcome, Exception) for outcome in outcomes)
+            db.session.remove()
+
+    return run
+
+
 def history_loop(app) -> Callable[[int], None]:
     client, room_id = signed_in(app)
     for number in range(120):
@@ -108,18 +149,18 @@ def history_loop(app) -> Callable[[int], None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["send", "history"])
+    parser.add_argument("what", choices=["send", "batch", "history"])
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL database to use")
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     app = make_app(args.postgres)
-    run = (send_loop if args.what == "send" else history_loop)(app)
+    run = {"send": send_loop, "batch": batch_loop, "history": history_loop}[args.what](app)
     run(max(args.count // 10, 20))  # warm-up: caches, pools, compiled statements
     started = time.process_time()
     run(args.count)
     per_operation = (time.process_time() - started) / args.count * 1e6
-    unit = "send" if args.what == "send" else "page"
+    unit = {"send": "send", "batch": "stored message", "history": "page"}[args.what]
     print(f"CPU per {unit}: {per_operation:,.0f} µs ({args.count} operations)")
     if args.profile:
         profiler = cProfile.Profile()

@@ -36,6 +36,8 @@ COMPONENTS = [
     ("  messages.post_message", {"post_message"}),
     ("    retry lookup (_stored_retry)", {"_stored_retry"}),
     ("    membership check (a query of its own)", {"is_member"}),
+    # The batch's statements: _store per send until the fourth round, write_batch after.
+    ("    the batch's statements (numbers, rows)", {"_store", "write_batch"}),
     ("    commit (with the ORM flush)", {"Session.commit"}),
     ("    ORM flush", {"Session.flush"}),
     # realtime.message_payload (marshmallow) in the first round, payloads.message_payload after.

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chat.errors import NotFound, Unauthorized
 from chat.extensions import db
-from chat.models import Message, User
+from chat.models import Message, Room, User
 from chat.services import messages
 from chat.services.group_commit import GroupCommit
 
@@ -206,6 +206,48 @@ def test_a_waiter_interrupted_while_waiting_leaves_the_queue_and_the_rest_go_on(
 # --- the send path, with a batch formed on purpose ---------------------------------------
 
 
+def _post_in_one_batch(app: Flask, sends: list[tuple]) -> tuple[dict[str, Any], list[int]]:
+    """Post ``(body, sender, room_id, client_id)`` sends so that they form one batch, in
+    this order; the sender is a user id or a detached ``User``. Returns each send's
+    outcome by body, ``(body, seq, created)`` or the class of its error, and the sizes
+    of the batches stored meanwhile."""
+    batches: list[int] = []
+    queue = app.extensions[messages.SEND_QUEUE_KEY]
+    store, yield_now = queue.store, queue.yield_now
+
+    def recording_store(items: list) -> list:
+        batches.append(len(items))
+        return store(items)
+
+    def wait_for_everyone() -> None:  # the leader yields until all the sends are queued
+        _wait_until(lambda: _queued(queue) == len(sends), "all the sends queued")
+
+    def send(body: str, sender: str | User, room_id: uuid.UUID, client_id: str) -> Any:
+        with app.app_context():
+            if not isinstance(sender, User):
+                sender = db.session.get(User, uuid.UUID(sender))
+            try:
+                message, created = messages.post_message(sender, room_id, body, client_id)
+                return (message.body, message.seq, created)
+            except (NotFound, Unauthorized, IntegrityError) as refused:
+                return type(refused)
+            finally:
+                db.session.remove()
+
+    queue.store, queue.yield_now = recording_store, wait_for_everyone
+    try:
+        futures = {}
+        for queued, (body, *rest) in enumerate(sends, start=1):
+            futures[body] = _start(send, body, *rest)
+            if queued < len(sends):  # the last one completes the batch, which then goes
+                # One at a time: the batch holds them in this order.
+                _wait_until(lambda queued=queued: _queued(queue) == queued, f"{body!r} queued")
+        outcomes = {body: future.result(DEADLINE) for body, future in futures.items()}
+    finally:
+        queue.store, queue.yield_now = store, yield_now
+    return outcomes, batches
+
+
 @pytest.mark.both_databases
 def test_a_batch_with_refused_sends_stores_the_others_gaplessly(app: Flask, make_user) -> None:
     owner, member, outsider, logged_out = (
@@ -231,38 +273,13 @@ def test_a_batch_with_refused_sends_stores_the_others_gaplessly(app: Flask, make
         db.session.commit()
 
     sends = [
-        ("good one", owner.id, "c-2"),
-        ("repeat", owner.id, "c-1"),  # the client_id of "first": its stored message
-        ("outsider", outsider.id, "c-3"),
-        ("stale", None, "c-4"),
-        ("good two", member.id, "c-5"),
+        ("good one", owner.id, room_id, "c-2"),
+        ("repeat", owner.id, room_id, "c-1"),  # the client_id of "first": its stored message
+        ("outsider", outsider.id, room_id, "c-3"),
+        ("stale", stale_copy, room_id, "c-4"),
+        ("good two", member.id, room_id, "c-5"),
     ]
-    batches: list[int] = []
-    queue = app.extensions[messages.SEND_QUEUE_KEY]
-    store = queue.store
-
-    def recording_store(items: list) -> list:
-        batches.append(len(items))
-        return store(items)
-
-    def wait_for_everyone() -> None:  # the leader yields until all five are queued
-        _wait_until(lambda: _queued(queue) == len(sends), "all five sends queued")
-
-    queue.store, queue.yield_now = recording_store, wait_for_everyone
-
-    def send(body: str, user_id: str | None, client_id: str) -> Any:
-        with app.app_context():
-            sender = stale_copy if user_id is None else db.session.get(User, uuid.UUID(user_id))
-            try:
-                message, created = messages.post_message(sender, room_id, body, client_id)
-                return (message.body, message.seq, created)
-            except (NotFound, Unauthorized, IntegrityError) as refused:
-                return type(refused)
-            finally:
-                db.session.remove()
-
-    futures = {body: _start(send, body, user_id, client_id) for body, user_id, client_id in sends}
-    outcomes = {body: future.result(DEADLINE) for body, future in futures.items()}
+    outcomes, batches = _post_in_one_batch(app, sends)
 
     assert batches == [5]  # one batch, stored together
     assert outcomes["repeat"] == ("first", 1, False)  # the stored message, not a new one
@@ -277,6 +294,70 @@ def test_a_batch_with_refused_sends_stores_the_others_gaplessly(app: Flask, make
         ).all()
     assert [seq for seq, _ in stored] == [1, 2, 3]  # no gap where the refused ones were
     assert sorted(body for _, body in stored) == ["first", "good one", "good two"]
+
+
+@pytest.mark.both_databases
+def test_a_batch_over_several_rooms_numbers_each_room_in_arrival_order(
+    app: Flask, make_user
+) -> None:
+    """A batch's sends to different rooms, interleaved: each room's numbers continue
+    from its own last one, in the order the sends arrived, with its change numbers and
+    last activity beside them; mentions are stored for the message that made them."""
+    alice, bob, carol = (make_user(name) for name in ("Alice", "Bob", "Carol"))
+    with_bob = uuid.UUID(alice.create_room("with Bob", member_ids=[bob.id])["id"])
+    with_carol = uuid.UUID(alice.create_room("with Carol", member_ids=[carol.id])["id"])
+    earlier = alice.call("POST", f"/api/rooms/{with_bob}/messages", json={"body": "earlier"})
+    assert earlier.status_code == 201
+    edited = alice.call(
+        "PATCH", f"/api/messages/{earlier.get_json()['id']}", json={"body": "earlier, edited"}
+    )
+    assert edited.status_code == 200  # with_bob's change number is now ahead of its seq
+
+    sends = [
+        ("to Carol 1", alice.id, with_carol, "k-1"),
+        ("hi @Alice", bob.id, with_bob, "k-2"),
+        ("from Carol", carol.id, with_carol, "k-3"),
+        ("not Carol's room", carol.id, with_bob, "k-4"),
+        ("to Bob", alice.id, with_bob, "k-5"),
+        ("@carol, see", alice.id, with_carol, "k-6"),
+    ]
+    outcomes, batches = _post_in_one_batch(app, sends)
+
+    assert batches == [6]
+    assert outcomes == {
+        "to Carol 1": ("to Carol 1", 1, True),
+        "hi @Alice": ("hi @Alice", 2, True),
+        "from Carol": ("from Carol", 2, True),
+        "not Carol's room": NotFound,
+        "to Bob": ("to Bob", 3, True),
+        "@carol, see": ("@carol, see", 3, True),
+    }
+    with app.app_context():
+        for room_id, bodies in (
+            (with_bob, ["earlier, edited", "hi @Alice", "to Bob"]),
+            (with_carol, ["to Carol 1", "from Carol", "@carol, see"]),
+        ):
+            room = db.session.get(Room, room_id)
+            stored = db.session.scalars(
+                select(Message).where(Message.room_id == room_id).order_by(Message.seq)
+            ).all()
+            assert [message.body for message in stored] == bodies
+            assert [message.seq for message in stored] == [1, 2, 3]
+            new = stored[1:]
+            assert [message.change_seq for message in new] == [
+                room.last_change - 1,
+                room.last_change,
+            ]
+            assert room.last_seq == 3
+            assert room.last_activity_at == max(message.created_at for message in stored)
+            mentions = {
+                message.body: sorted(str(user_id) for user_id in message.mentioned_ids)
+                for message in new
+            }
+            if room_id == with_bob:
+                assert mentions == {"hi @Alice": [alice.id], "to Bob": []}
+            else:
+                assert mentions == {"from Carol": [], "@carol, see": [carol.id]}
 
 
 @pytest.mark.both_databases

@@ -15,82 +15,23 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Integer,
-    Select,
-    bindparam,
-    insert,
-    select,
-    true,
-    update,
-)
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..database import end_read_transaction, write_transaction
 from ..errors import Conflict, Invalid, NotFound, Unauthorized
 from ..extensions import db, socketio
 from ..models import Message, MessageMention, Room, User, utcnow
-from . import mentions, permissions, ratelimits, realtime
+from . import mentions, permissions, ratelimits, realtime, send_batches
 from .group_commit import GroupCommit
 from .permissions import require_member
 from .rooms import room_ids_of
 from .stored_messages import StoredMessage, page_statement, read_page
 
-# The send path's writes, built once: constructing and hashing the statements on every
-# send cost more CPU than executing them (docs/performance.md). Core statements on the
-# tables, so that no ORM unit of work runs for a single INSERT.
-_rooms = Room.__table__
+# Statements built once: constructing and hashing them on every call cost more CPU than
+# executing them (docs/performance.md). Core on the tables: no ORM unit of work runs.
+# The send's own writes are in send_batches.
 _messages = Message.__table__
-# Takes the room's next numbers only if the sender is a member (no row otherwise), and
-# reads the sender's version beside them: membership, sender check and numbers in one
-# statement (docs/architecture.md, the send path).
-_TAKE_NUMBERS_AS_MEMBER = (
-    update(_rooms)
-    .where(
-        _rooms.c.id == bindparam("room_id"),
-        permissions.membership(_rooms.c.id, bindparam("user_id")),
-    )
-    .values(
-        last_seq=_rooms.c.last_seq + 1,
-        last_change=_rooms.c.last_change + 1,
-        last_activity_at=bindparam("now", type_=_rooms.c.last_activity_at.type),
-    )
-    .returning(
-        _rooms.c.last_seq,
-        _rooms.c.last_change,
-        *permissions.sender_version(bindparam("user_id")),
-    )
-)
-_INSERT_MESSAGE = insert(_messages).returning(_messages.c.id)
-# PostgreSQL: the same UPDATE and the INSERT as one statement (a data-modifying CTE), one
-# network round trip instead of two. SQLite has no UPDATE inside WITH.
-_numbers = _TAKE_NUMBERS_AS_MEMBER.cte("numbers")
-_inserted = (
-    insert(_messages)
-    .from_select(
-        ["room_id", "sender_id", "seq", "change_seq", "body", "client_id", "created_at"],
-        select(
-            bindparam("room_id", type_=_messages.c.room_id.type),
-            bindparam("user_id", type_=_messages.c.sender_id.type),
-            _numbers.c.last_seq,
-            _numbers.c.last_change,
-            bindparam("body", type_=_messages.c.body.type),
-            bindparam("client_id", type_=_messages.c.client_id.type),
-            bindparam("now", type_=_messages.c.created_at.type),
-        ),
-    )
-    .returning(_messages.c.id)
-    .cte("inserted")
-)
-_STORE_IN_ONE_STATEMENT = select(
-    _numbers.c.last_seq,
-    _numbers.c.last_change,
-    _numbers.c.epoch,
-    _numbers.c.profile_updated_at,
-    _inserted.c.id,
-).select_from(_numbers.join(_inserted, true()))
 _INSERT_MENTIONS = insert(MessageMention.__table__)
 # History and catch-up pages, built once (building a statement and its cache key cost
 # about as much as running it: docs/performance.md). Ordered by (room_id, seq), not seq
@@ -149,41 +90,11 @@ def _stored_retry(sender_id: uuid.UUID, client_id: str, room_id: uuid.UUID) -> M
     return message
 
 
-def _store(connection: Connection, params: dict[str, Any]) -> tuple | None:
-    """Take the numbers (if a member) and insert the row: ``(seq, change, epoch,
-    profile_updated_at, message_id)``, or None for a non-member. A refused sender is
-    undone by the caller's rollback, like everything else in the transaction."""
-    if connection.dialect.name == "postgresql":
-        return connection.execute(_STORE_IN_ONE_STATEMENT, params).first()
-    numbers = connection.execute(_TAKE_NUMBERS_AS_MEMBER, params).first()
-    if numbers is None:
-        return None
-    row = _message_row(params, numbers.last_seq, numbers.last_change)
-    return (*numbers, connection.execute(_INSERT_MESSAGE, row).scalar_one())
-
-
-def _message_row(params: dict[str, Any], seq: int, change: int) -> dict[str, Any]:
-    """The stored row's columns, from a send's statement parameters and its numbers.
-
-    The parameters are not named after the columns on purpose: executed with a key that
-    names a column of ``rooms`` (``created_at``), the UPDATE would also SET that column.
-    """
-    return {
-        "room_id": params["room_id"],
-        "sender_id": params["user_id"],
-        "seq": seq,
-        "change_seq": change,
-        "body": params["body"],
-        "client_id": params["client_id"],
-        "created_at": params["now"],
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class _Send:
     """One send as the batch stores it: plain values, no session, no request."""
 
-    params: dict[str, Any]  # _store's statement parameters
+    params: dict[str, Any]  # what send_batches.write_batch takes for one send
     sender_epoch: int
 
 
@@ -215,30 +126,26 @@ def _store_sends(sends: list[_Send]) -> list[_Stored | Exception]:
 
 
 def _store_in_one_transaction(sends: list[_Send]) -> list[_Stored | Exception]:
-    # Rooms' rows are locked in one order (by id; a room's own sends in arrival order),
-    # so that two instances' batches on PostgreSQL cannot wait for each other.
-    order = sorted(range(len(sends)), key=lambda index: sends[index].params["room_id"])
     with write_transaction() as session:
         # Core statements on the transaction's connection: the ORM's execute path
         # costs more than these statements themselves.
         connection = session.connection()
+        written = send_batches.write_batch(connection, [send.params for send in sends])
+        # A send with nothing written was refused as a non-member's: it stays NotFound.
         outcomes: list[_Stored | Exception] = [NotFound(permissions.ROOM_NOT_FOUND) for _ in sends]
-        for index in order:
+        mention_rows = []
+        for index, row in sorted(written.items()):
             params = sends[index].params
-            stored = _store(connection, params)
-            if stored is None:
-                continue  # not a member: nothing was written, the NotFound stays
-            seq, change, epoch, profile_updated_at, message_id = stored
-            permissions.check_session_epoch(sends[index].sender_epoch, epoch)
+            permissions.check_session_epoch(sends[index].sender_epoch, row.epoch)
             mentioned = mentions.mentioned_members(
                 session, params["room_id"], params["body"], params["user_id"]
             )
-            if mentioned:
-                connection.execute(
-                    _INSERT_MENTIONS,
-                    [{"message_id": message_id, "user_id": user_id} for user_id in mentioned],
-                )
-            outcomes[index] = _Stored(seq, change, profile_updated_at, message_id, mentioned)
+            mention_rows += [{"message_id": row.message_id, "user_id": user} for user in mentioned]
+            outcomes[index] = _Stored(
+                row.seq, row.change, row.profile_updated_at, row.message_id, mentioned
+            )
+        if mention_rows:
+            connection.execute(_INSERT_MENTIONS, mention_rows)
     return outcomes
 
 
@@ -302,7 +209,7 @@ def post_message(
         deleted_at=None,
         sender=permissions.current_sender(sender, stored.profile_updated_at),
         mentioned_ids=stored.mentioned,
-        **_message_row(params, stored.seq, stored.change),
+        **send_batches.message_row(params, stored.seq, stored.change),
     )
     realtime.push_message(message)
     return message, True
