@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+
+from chat.extensions import socketio
+from chat.services import presence
 
 from .conftest import InProcessUser
 from .support import wait_until
@@ -193,3 +198,41 @@ def test_online_means_an_open_socket_now(make_api_user) -> None:
     assert seen_online() is True, "one tab is still open"
     tab2.disconnect()
     wait_until(lambda: seen_online() is False, timeout=5)
+
+
+def test_a_socket_that_is_closing_no_longer_counts_as_online(app, make_user) -> None:
+    """Two tabs closing at once: the second to close must see the first as gone.
+
+    python-socketio keeps a closing socket in its rooms while its disconnect handler
+    runs; with Redis that handler yields, so the other tab's handler can run
+    meanwhile. Here the first tab is held in that state (``pre_disconnect``, what
+    python-socketio does first) while the second closes.
+    """
+    watcher, friend = make_user("Watcher"), make_user("Friend")
+    watcher.create_room(member_ids=[friend.id])
+    watcher_socket = socketio.test_client(app, flask_test_client=watcher.client)
+    closing, last = (socketio.test_client(app, flask_test_client=friend.client) for _ in range(2))
+    friend_id = uuid.UUID(friend.id)
+
+    def friend_states() -> list[bool]:
+        return [
+            user["online"]
+            for event in watcher_socket.get_received()
+            if event["name"] == "presence"
+            for batch in event["args"]
+            for user in batch["users"]
+            if user["user_id"] == friend.id
+        ]
+
+    heard: list[bool] = []
+    wait_until(lambda: heard.extend(friend_states()) or heard == [True])
+    manager = socketio.server.manager
+    closing_sid = manager.sid_from_eio_sid(closing.eio_sid, "/")
+    manager.pre_disconnect(closing_sid, "/")
+    with app.app_context():
+        assert presence.is_online(friend_id), "the other tab is open"
+        last.disconnect()
+        assert not presence.is_online(friend_id)
+    wait_until(lambda: heard.extend(friend_states()) or heard == [True, False])
+    closing.disconnect()
+    watcher_socket.disconnect()

@@ -56,10 +56,22 @@ class LocalRegistry:
         """Nothing to forget: Socket.IO drops a closed socket from all its rooms."""
 
     def local_sids(self, channel: str) -> list[str]:
+        """This instance's open sockets in ``channel``.
+
+        Not those that are closing: python-socketio keeps a socket in its rooms until
+        its disconnect handler has returned. Two sockets of one user closing at once
+        (on Redis, whose calls yield) would each count the other as still open, and
+        neither would tell that the user went offline.
+        """
         server = socketio.server
         if server is None:
             return []
-        return [sid for sid, _eio in server.manager.get_participants(NAMESPACE, channel)]
+        manager = server.manager
+        return [
+            sid
+            for sid, _eio in manager.get_participants(NAMESPACE, channel)
+            if manager.is_connected(sid, NAMESPACE)
+        ]
 
     def sids(self, channel: str) -> list[str]:
         """Every open socket in ``channel``, wherever it is connected."""
