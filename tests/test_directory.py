@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from chat.extensions import socketio
-from chat.services import presence
+from chat.services import presence, realtime, socket_registry
 
 from .conftest import InProcessUser
 from .support import wait_until
@@ -234,5 +234,25 @@ def test_a_socket_that_is_closing_no_longer_counts_as_online(app, make_user) -> 
         last.disconnect()
         assert not presence.is_online(friend_id)
     wait_until(lambda: heard.extend(friend_states()) or heard == [True, False])
+    manager.pending_disconnect["/"].remove(closing_sid)  # let it close for real
     closing.disconnect()
+    assert not manager.is_connected(closing_sid, "/")
     watcher_socket.disconnect()
+
+
+def test_a_socket_that_is_still_connecting_counts_as_open(app, make_user) -> None:
+    """A socket is in its user's channel from early in its connect handler, before
+    python-socketio calls it connected, so that a room joined meanwhile reaches it: it
+    must count as open (online, and found by ``subscribe_user``) from then on."""
+    user = make_user("Connecting")
+    tab = socketio.test_client(app, flask_test_client=user.client)
+    manager = socketio.server.manager
+    sid = manager.sid_from_eio_sid(tab.eio_sid, "/")
+    manager.pending_connect.setdefault("/", []).append(sid)  # as during its connect handler
+    try:
+        with app.app_context():
+            assert presence.is_online(uuid.UUID(user.id))
+            assert socket_registry.current().sids(realtime.user_channel(user.id)) == [sid]
+    finally:
+        manager.pending_connect["/"].remove(sid)
+        tab.disconnect()

@@ -333,9 +333,10 @@ def test_a_batch_over_several_rooms_numbers_each_room_in_arrival_order(
         "@carol, see": ("@carol, see", 3, True),
     }
     with app.app_context():
-        for room_id, bodies in (
-            (with_bob, ["earlier, edited", "hi @Alice", "to Bob"]),
-            (with_carol, ["to Carol 1", "from Carol", "@carol, see"]),
+        for room_id, bodies, changes in (
+            # with_bob's change numbers: 1 the first message, 2 its edit, then 3 and 4.
+            (with_bob, ["earlier, edited", "hi @Alice", "to Bob"], [2, 3, 4]),
+            (with_carol, ["to Carol 1", "from Carol", "@carol, see"], [1, 2, 3]),
         ):
             room = db.session.get(Room, room_id)
             stored = db.session.scalars(
@@ -343,21 +344,22 @@ def test_a_batch_over_several_rooms_numbers_each_room_in_arrival_order(
             ).all()
             assert [message.body for message in stored] == bodies
             assert [message.seq for message in stored] == [1, 2, 3]
-            new = stored[1:]
-            assert [message.change_seq for message in new] == [
-                room.last_change - 1,
-                room.last_change,
-            ]
-            assert room.last_seq == 3
+            assert [message.change_seq for message in stored] == changes
+            assert (room.last_seq, room.last_change) == (3, changes[-1])
             assert room.last_activity_at == max(message.created_at for message in stored)
             mentions = {
                 message.body: sorted(str(user_id) for user_id in message.mentioned_ids)
-                for message in new
+                for message in stored[1:]
             }
             if room_id == with_bob:
                 assert mentions == {"hi @Alice": [alice.id], "to Bob": []}
             else:
                 assert mentions == {"from Carol": [], "@carol, see": [carol.id]}
+        batch_by_id = db.session.scalars(
+            select(Message.body).where(Message.client_id.like("k-%")).order_by(Message.id)
+        ).all()
+    # Ids in arrival order, as one transaction per send gave them (search pages by id).
+    assert batch_by_id == ["to Carol 1", "hi @Alice", "from Carol", "to Bob", "@carol, see"]
 
 
 @pytest.mark.both_databases

@@ -133,7 +133,9 @@ _locked = (
     select(_rooms.c.id)
     .where(_rooms.c.id.in_(select(_counts.c.room_id)))
     .order_by(_rooms.c.id)
-    .with_for_update()
+    # FOR NO KEY UPDATE, what the UPDATE itself takes: a foreign key check (a member
+    # joining the room) does not wait for it.
+    .with_for_update(key_share=True)
     .cte("locked")
 )
 _numbers = (
@@ -164,7 +166,10 @@ _inserted = (
             _allowed.c.body,
             _allowed.c.client_id,
             _allowed.c.created_at,
-        ).join_from(_allowed, _numbers, _numbers.c.id == _allowed.c.room_id),
+        )
+        .join_from(_allowed, _numbers, _numbers.c.id == _allowed.c.room_id)
+        # Ids in arrival order, as one send per transaction gave them (search pages by id).
+        .order_by(_allowed.c.arrival),
     )
     .returning(_messages.c.id, _messages.c.room_id, _messages.c.seq, _messages.c.change_seq)
     .cte("inserted")
@@ -256,7 +261,8 @@ def _write_in_three_steps(
         (room_id, seq): message_id
         for message_id, room_id, seq in connection.execute(
             _INSERT_MESSAGES,
-            [message_row(sends[index], *numbers[index]) for index in numbers],
+            # Ids in arrival order, as one send per transaction gave them (search pages by id).
+            [message_row(sends[index], *numbers[index]) for index in sorted(numbers)],
         )
     }
     written = {}

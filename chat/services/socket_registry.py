@@ -61,16 +61,17 @@ class LocalRegistry:
         Not those that are closing: python-socketio keeps a socket in its rooms until
         its disconnect handler has returned. Two sockets of one user closing at once
         (on Redis, whose calls yield) would each count the other as still open, and
-        neither would tell that the user went offline.
+        neither would tell that the user went offline. A socket still connecting does
+        count (not ``manager.is_connected``, which refuses both): its connect handler
+        put it in its channels so that a membership change made meanwhile finds it.
         """
         server = socketio.server
         if server is None:
             return []
         manager = server.manager
+        closing = manager.pending_disconnect.get(NAMESPACE, ())
         return [
-            sid
-            for sid, _eio in manager.get_participants(NAMESPACE, channel)
-            if manager.is_connected(sid, NAMESPACE)
+            sid for sid, _eio in manager.get_participants(NAMESPACE, channel) if sid not in closing
         ]
 
     def sids(self, channel: str) -> list[str]:
