@@ -28,17 +28,32 @@ def _names_at(body: str, name: str) -> bool:
 
 
 def mentioned_members(
-    session: Session, room_id: uuid.UUID, body: str, sender_id: uuid.UUID
+    session: Session,
+    room_id: uuid.UUID,
+    body: str,
+    sender_id: uuid.UUID,
+    room_names: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] | None = None,
 ) -> list[uuid.UUID]:
-    """The members (not the sender) that ``body`` mentions; no query unless it holds an @."""
+    """The members (not the sender) that ``body`` mentions; no query unless it holds an @.
+
+    ``room_names`` keeps each room's member names for the caller (a batch of sends),
+    so that several messages to one room read them once.
+    """
     if "@" not in body:
         return []
-    members = session.execute(
-        select(RoomMember.user_id, Profile.display_name)
-        .join(Profile, Profile.user_id == RoomMember.user_id)
-        .where(RoomMember.room_id == room_id, RoomMember.user_id != sender_id)
-    ).all()
-    return sorted(user_id for user_id, name in members if name and _names_at(body, name))
+    if room_names is None:
+        room_names = {}
+    if room_id not in room_names:
+        room_names[room_id] = session.execute(
+            select(RoomMember.user_id, Profile.display_name)
+            .join(Profile, Profile.user_id == RoomMember.user_id)
+            .where(RoomMember.room_id == room_id)
+        ).all()
+    return sorted(
+        user_id
+        for user_id, name in room_names[room_id]
+        if user_id != sender_id and name and _names_at(body, name)
+    )
 
 
 def as_rows(user_ids: list[uuid.UUID]) -> list[MessageMention]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app
@@ -102,10 +101,7 @@ class _Send:
 class _Stored:
     """What storing a send returned to its sender."""
 
-    seq: int
-    change: int
-    profile_updated_at: datetime | None
-    message_id: int
+    written: send_batches.Written
     mentioned: list[uuid.UUID]
 
 
@@ -134,16 +130,15 @@ def _store_in_one_transaction(sends: list[_Send]) -> list[_Stored | Exception]:
         # A send with nothing written was refused as a non-member's: it stays NotFound.
         outcomes: list[_Stored | Exception] = [NotFound(permissions.ROOM_NOT_FOUND) for _ in sends]
         mention_rows = []
+        room_names: dict[uuid.UUID, list] = {}  # member names per room, read once a batch
         for index, row in sorted(written.items()):
             params = sends[index].params
             permissions.check_session_epoch(sends[index].sender_epoch, row.epoch)
             mentioned = mentions.mentioned_members(
-                session, params["room_id"], params["body"], params["user_id"]
+                session, params["room_id"], params["body"], params["user_id"], room_names
             )
             mention_rows += [{"message_id": row.message_id, "user_id": user} for user in mentioned]
-            outcomes[index] = _Stored(
-                row.seq, row.change, row.profile_updated_at, row.message_id, mentioned
-            )
+            outcomes[index] = _Stored(row, mentioned)
         if mention_rows:
             connection.execute(_INSERT_MENTIONS, mention_rows)
     return outcomes
@@ -204,12 +199,12 @@ def post_message(
         return retried, False
     # The committed row as plain values, outside the session: nothing to flush or reload.
     message = StoredMessage(
-        id=stored.message_id,
+        id=stored.written.message_id,
         edited_at=None,
         deleted_at=None,
-        sender=permissions.current_sender(sender, stored.profile_updated_at),
+        sender=permissions.current_sender(sender, stored.written.profile_updated_at),
         mentioned_ids=stored.mentioned,
-        **send_batches.message_row(params, stored.seq, stored.change),
+        **send_batches.message_row(params, stored.written.seq, stored.written.change),
     )
     realtime.push_message(message)
     return message, True

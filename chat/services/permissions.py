@@ -18,9 +18,10 @@ The rules:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, exists, select
+from sqlalchemy import ColumnElement, Connection, bindparam, exists, select, tuple_
 
 from ..errors import Forbidden, NotFound, Unauthorized
 from ..extensions import db
@@ -52,6 +53,26 @@ def sender_version(user_id: ColumnElement) -> tuple[ColumnElement, ColumnElement
         .scalar_subquery()
         .label("profile_updated_at"),
     )
+
+
+# A batch's senders that are members of the rooms they send to, with their versions: the
+# membership rule for many (room, user) pairs in one query (SQLite's batch of sends).
+_MEMBERS_AMONG = select(
+    RoomMember.room_id, RoomMember.user_id, *sender_version(RoomMember.user_id)
+).where(tuple_(RoomMember.room_id, RoomMember.user_id).in_(bindparam("pairs", expanding=True)))
+
+
+def members_among(
+    connection: Connection, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[int, datetime | None]]:
+    """Which ``(room_id, user_id)`` pairs are memberships, with each user's
+    ``sender_version`` (session epoch, profile version) beside it."""
+    return {
+        (room_id, user_id): (epoch, profile_updated_at)
+        for room_id, user_id, epoch, profile_updated_at in connection.execute(
+            _MEMBERS_AMONG, {"pairs": sorted(set(pairs))}
+        )
+    }
 
 
 def is_member(user_id: uuid.UUID, room_id: uuid.UUID) -> bool:

@@ -39,17 +39,15 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from ..models import Message, Room, RoomMember
+from ..models import Message, Room
 from . import permissions
 
 _rooms = Room.__table__
 _messages = Message.__table__
-_members = RoomMember.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,11 +205,6 @@ def _write_in_one_statement(
 
 # --- SQLite: three steps --------------------------------------------------------------------
 
-_MEMBERS_AMONG = select(
-    _members.c.room_id,
-    _members.c.user_id,
-    *permissions.sender_version(_members.c.user_id),
-).where(tuple_(_members.c.room_id, _members.c.user_id).in_(bindparam("pairs", expanding=True)))
 _TAKE_NUMBERS = (
     update(_rooms)
     .where(_rooms.c.id == bindparam("room_id"))
@@ -228,13 +221,9 @@ _INSERT_MESSAGES = insert(_messages).returning(_messages.c.id, _messages.c.room_
 def _write_in_three_steps(
     connection: Connection, sends: list[dict[str, Any]]
 ) -> dict[int, Written]:
-    pairs = {(send["room_id"], send["user_id"]) for send in sends}
-    versions = {
-        (room_id, user_id): (epoch, profile_updated_at)
-        for room_id, user_id, epoch, profile_updated_at in connection.execute(
-            _MEMBERS_AMONG, {"pairs": sorted(pairs)}
-        )
-    }
+    versions = permissions.members_among(
+        connection, ((send["room_id"], send["user_id"]) for send in sends)
+    )
     by_room: dict[uuid.UUID, list[int]] = defaultdict(list)
     for index, send in enumerate(sends):
         if (send["room_id"], send["user_id"]) in versions:
