@@ -46,6 +46,7 @@ COMPONENTS = [
     ("Flask request context push/pop", {"RequestContext.push", "RequestContext.pop"}),
     ("HTTP request (Flask app)", {"Flask.wsgi_app"}),
     ("  history service (query + ORM)", {"history"}),
+    ("    a page's queries and rows (read_page)", {"read_page"}),
     ("  response dump (marshmallow)", {"Schema.dump"}),
     ("  response payloads (chat/payloads.py)", {"message_payloads"}),
     (

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from chat.errors import NotFound, Unauthorized
 from chat.extensions import db
 from chat.models import Message, Room, User
-from chat.services import messages
+from chat.services import messages, permissions
 from chat.services.group_commit import GroupCommit
 
 DEADLINE = 10.0
@@ -414,3 +414,39 @@ def test_a_waiting_retry_finds_its_message_committed_after_its_request_began(
     assert created is False
     assert (message.body, message.seq) == ("hello", 2)
     queue.store = store
+
+
+@pytest.mark.both_databases
+def test_members_among_answers_for_more_pairs_than_one_query_holds(app: Flask, make_user) -> None:
+    """Members and their versions found among more (room, user) pairs than one query's
+    slots, with non-members and repeated pairs mixed in."""
+    owner, outsider = make_user("Owner"), make_user("Outsider")
+    rooms = [uuid.UUID(owner.create_room(f"room {n}")["id"]) for n in range(20)]
+    owner_id, outsider_id = uuid.UUID(owner.id), uuid.UUID(outsider.id)
+    pairs = [(room, owner_id) for room in rooms] + [(room, outsider_id) for room in rooms[:5]]
+    pairs += pairs[:3]  # repeated
+    assert len(set(pairs)) > permissions.PAIRS_PER_QUERY
+    with app.app_context():
+        db.session.execute(
+            update(User).where(User.id == owner_id).values(session_epoch=User.session_epoch + 1)
+        )
+        db.session.commit()
+        found = permissions.members_among(db.session.connection(), pairs)
+        epoch = db.session.get(User, owner_id).session_epoch
+    assert set(found) == {(room, owner_id) for room in rooms}
+    assert {version[0] for version in found.values()} == {epoch}
+    assert all(version[1] is not None for version in found.values())  # profile version
+
+
+def test_members_among_looks_each_pair_up_in_the_index_on_sqlite(app: Flask) -> None:
+    """SQLite answered an IN list of two pairs or more by scanning every membership."""
+    with app.app_context():
+        connection = db.session.connection()
+        assert connection.dialect.name == "sqlite"
+        statement = permissions._MEMBERS_AMONG.compile(dialect=connection.dialect)
+        plan = connection.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {statement}", (None,) * len(statement.positiontup)
+        ).all()
+    steps = [row[-1] for row in plan]
+    assert any(step.startswith("SEARCH room_members USING") for step in steps), steps
+    assert not any(step.startswith("SCAN room_members") for step in steps), steps

@@ -157,6 +157,27 @@ def test_mentions_are_recorded_counted_apart_and_follow_edits(make_user) -> None
     assert self_ping["mentions"] == []
 
 
+def test_pages_read_back_each_messages_mentions(make_user) -> None:
+    """History, catch-up and an edit's new mentions, as the pages read them from the
+    database (one query for rows and mentions), not as the send answered them."""
+    owner, mina, jun, ada = (make_user(name) for name in ("Owner", "Mina", "Jun", "Ada"))
+    room = owner.create_room("team", member_ids=[mina.id, jun.id, ada.id])
+    both = _post(owner, room["id"], "@Jun and @Mina, and @Ada too")
+    _post(owner, room["id"], "nobody named")
+    one = _post(mina, room["id"], "@Owner ok")
+    everyone = sorted([mina.id, jun.id, ada.id], key=uuid.UUID)
+    assert both["mentions"] == everyone
+    expected = {1: everyone, 2: [], 3: [owner.id]}
+    history = jun.call("GET", f"/api/rooms/{room['id']}/messages").get_json()["messages"]
+    assert {m["seq"]: m["mentions"] for m in history} == expected
+    changes = ada.call("GET", f"/api/rooms/{room['id']}/changes?since=0").get_json()
+    assert {m["seq"]: m["mentions"] for m in changes["messages"]} == expected
+    owner.call("PATCH", f"/api/messages/{both['id']}", json={"body": "only @ada now"})
+    mina.call("PATCH", f"/api/messages/{one['id']}", json={"body": "never mind"})
+    history = jun.call("GET", f"/api/rooms/{room['id']}/messages").get_json()["messages"]
+    assert {m["seq"]: m["mentions"] for m in history} == {1: [ada.id], 2: [], 3: []}
+
+
 def test_mute_is_a_per_member_setting(make_user) -> None:
     owner, member = make_user(), make_user()
     room = owner.create_room(member_ids=[member.id])

@@ -21,7 +21,15 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, bindparam, exists, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    exists,
+    select,
+    union_all,
+)
 
 from ..errors import Forbidden, NotFound, Unauthorized
 from ..extensions import db
@@ -57,9 +65,31 @@ def sender_version(user_id: ColumnElement) -> tuple[ColumnElement, ColumnElement
 
 # A batch's senders that are members of the rooms they send to, with their versions: the
 # membership rule for many (room, user) pairs in one query (SQLite's batch of sends).
+# The pairs are a fixed number of parameter slots (unused ones NULL, which match no
+# row), joined to the memberships: an expanding IN list made SQLAlchemy rewrite the
+# statement at every execution, which cost a lone send more than its statements' own
+# work, and SQLite scanned every membership for an IN list of two pairs or more
+# (docs/performance.md, item 15).
+PAIRS_PER_QUERY = 16  # group commit's largest batch: one query per batch
+_SLOTS = [f"{kind}_{slot}" for slot in range(PAIRS_PER_QUERY) for kind in ("room", "user")]
+# SELECT … UNION ALL, not VALUES: SQLAlchemy caches no statement holding a VALUES of
+# bound parameters, and compiling this one on every batch cost more than running it.
+_pairs = union_all(
+    *(
+        select(
+            bindparam(f"room_{slot}", type_=RoomMember.room_id.type).label("room_id"),
+            bindparam(f"user_{slot}", type_=RoomMember.user_id.type).label("user_id"),
+        )
+        for slot in range(PAIRS_PER_QUERY)
+    )
+).cte("pairs")
 _MEMBERS_AMONG = select(
     RoomMember.room_id, RoomMember.user_id, *sender_version(RoomMember.user_id)
-).where(tuple_(RoomMember.room_id, RoomMember.user_id).in_(bindparam("pairs", expanding=True)))
+).join_from(
+    _pairs,
+    RoomMember,
+    and_(RoomMember.room_id == _pairs.c.room_id, RoomMember.user_id == _pairs.c.user_id),
+)
 
 
 def members_among(
@@ -67,12 +97,17 @@ def members_among(
 ) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[int, datetime | None]]:
     """Which ``(room_id, user_id)`` pairs are memberships, with each user's
     ``sender_version`` (session epoch, profile version) beside it."""
-    return {
-        (room_id, user_id): (epoch, profile_updated_at)
+    wanted = sorted(set(pairs))
+    found = {}
+    for start in range(0, len(wanted), PAIRS_PER_QUERY):
+        params: dict[str, uuid.UUID | None] = dict.fromkeys(_SLOTS)
+        for slot, (room_id, user_id) in enumerate(wanted[start : start + PAIRS_PER_QUERY]):
+            params[f"room_{slot}"], params[f"user_{slot}"] = room_id, user_id
         for room_id, user_id, epoch, profile_updated_at in connection.execute(
-            _MEMBERS_AMONG, {"pairs": sorted(set(pairs))}
-        )
-    }
+            _MEMBERS_AMONG, params
+        ):
+            found[room_id, user_id] = (epoch, profile_updated_at)
+    return found
 
 
 def is_member(user_id: uuid.UUID, room_id: uuid.UUID) -> bool:

@@ -3,20 +3,19 @@
 A history page, a catch-up page and a sync answer read up to hundreds of messages
 only to show them. Loading them as ``Message`` entities with their joined senders
 and profiles cost more than the rest of a history request together
-(docs/performance.md); here a page is one Core query for the rows and their senders
-and one for their mentions, whatever its size. A send builds its ``StoredMessage``
-from the values it just wrote.
+(docs/performance.md); here a page is one Core query for the rows, their senders and
+their mentions, whatever its size. A send builds its ``StoredMessage`` from the
+values it just wrote.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, String, cast, func, literal_column, select
 
 from ..extensions import db
 from ..models import Message, MessageMention, Profile, User
@@ -92,10 +91,16 @@ _SENDER_COLUMNS = (
 _WITH_SENDERS = _messages.outerjoin(_users, _users.c.id == _messages.c.sender_id).outerjoin(
     _profiles, _profiles.c.user_id == _users.c.id
 )
-_PAGE_MENTIONS = (
-    select(_mentions.c.message_id, _mentions.c.user_id)
-    .where(_mentions.c.message_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_mentions.c.message_id, _mentions.c.user_id)
+# A row's mentions as one column ("id,id,..." or NULL), read with the row: a query of
+# their own cost a page more than the rows did, most of it SQLAlchemy expanding the
+# page's ids into an IN list on every call (docs/performance.md, item 15).
+# aggregate_strings is group_concat on SQLite, string_agg on PostgreSQL; its separator
+# as SQL text, not a string, which SQLAlchemy would render anew on every execution.
+_MENTIONED_IDS = (
+    select(func.aggregate_strings(cast(_mentions.c.user_id, String), literal_column("','")))
+    .where(_mentions.c.message_id == _messages.c.id)
+    .scalar_subquery()
+    .label("mentioned_ids")
 )
 
 
@@ -106,32 +111,37 @@ def page_statement(*conditions: ColumnElement[bool]) -> Select:
     page by the caller: building a statement and its cache key costs about as much as
     running it (docs/performance.md).
     """
-    return select(*PAGE_COLUMNS, *_SENDER_COLUMNS).select_from(_WITH_SENDERS).where(*conditions)
+    return (
+        select(*PAGE_COLUMNS, _MENTIONED_IDS, *_SENDER_COLUMNS)
+        .select_from(_WITH_SENDERS)
+        .where(*conditions)
+    )
 
 
 def read_page(query: Select, params: dict[str, Any] | None = None) -> list[StoredMessage]:
-    """Run a ``page_statement`` with ``params``: the rows with their senders, then one
-    query for their mentions, whatever the page's size. Core on the session's
-    connection: no ORM entity or unit of work for what is only read and shown."""
-    connection = db.session.connection()
-    rows = connection.execute(query, params).all()
-    if not rows:
-        return []
+    """Run a ``page_statement`` with ``params``: the rows with their senders and
+    mentions, in one query whatever the page's size. Core on the session's connection:
+    no ORM entity or unit of work for what is only read and shown."""
+    rows = db.session.connection().execute(query, params).all()
     width = len(PAGE_COLUMNS)
     senders: dict[uuid.UUID, Sender] = {}
+    page = []
     for row in rows:
-        if row.sender_user_id is not None and row.sender_user_id not in senders:
-            senders[row.sender_user_id] = Sender(*row[width:])
-    mentioned: dict[int, list[uuid.UUID]] = defaultdict(list)
-    for message_id, user_id in connection.execute(
-        _PAGE_MENTIONS, {"ids": [row.id for row in rows]}
-    ):
-        mentioned[message_id].append(user_id)
-    return [
-        StoredMessage(
-            *row[:width],
-            sender=senders.get(row.sender_user_id),
-            mentioned_ids=mentioned.get(row.id, []),
+        sender = None
+        if row.sender_user_id is not None:
+            sender = senders.get(row.sender_user_id)
+            if sender is None:
+                sender = senders[row.sender_user_id] = Sender(*row[width + 1 :])
+        page.append(
+            StoredMessage(
+                *row[:width], sender=sender, mentioned_ids=_mentioned_ids(row.mentioned_ids)
+            )
         )
-        for row in rows
-    ]
+    return page
+
+
+def _mentioned_ids(aggregated: str | None) -> list[uuid.UUID]:
+    """The ids of ``_MENTIONED_IDS``, in order (the aggregate's own order is unspecified)."""
+    if not aggregated:
+        return []
+    return sorted(uuid.UUID(text) for text in aggregated.split(","))
