@@ -1,6 +1,7 @@
 """The app's own CPU per send or per history page, in one process, without the network.
 
-``python -m bench.inprocess send|batch|history [--postgres URL] [--count N] [--profile]``
+``python -m bench.inprocess send|batch|history [--postgres URL] [--count N]
+[--memberships N] [--profile]``
 
 The full benchmark (``python -m bench``) measures what a client sees, with the
 server, the WebSocket stack and the load generators sharing two cores: right for
@@ -12,7 +13,8 @@ driver. Repeatable to a few per cent on a quiet machine, in seconds, which is
 what comparing two versions of one function needs. ``batch`` stores batches of 10
 sends from 10 members of one room the way group commit does (what scenario 2's
 load makes), without the event handlers: the CPU per stored message of the store
-alone. ``--profile`` adds
+alone. ``--memberships`` first fills the database with other rooms' memberships (a
+database in use, not one holding the bench's rooms only). ``--profile`` adds
 cProfile's top functions (which slows everything by about 2x; compare shares).
 """
 
@@ -35,7 +37,7 @@ from flask_migrate import upgrade  # noqa: E402
 
 from chat import create_app  # noqa: E402
 from chat.extensions import db, socketio  # noqa: E402
-from chat.models import User, utcnow  # noqa: E402
+from chat.models import Room, RoomMember, User, utcnow  # noqa: E402
 from chat.services import messages  # noqa: E402
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -58,6 +60,33 @@ def make_app(database_url: str | None):
     with app.app_context():
         upgrade(directory=str(PROJECT_DIR / "migrations"))
     return app
+
+
+def add_memberships(app, count: int, per_room: int = 100) -> None:
+    """``count`` memberships of other rooms: 1,000 users, ``per_room`` of them in each room."""
+    now = utcnow()
+    users = [uuid.uuid4() for _ in range(1000)]
+    rooms = [uuid.uuid4() for _ in range(max(count // per_room, 1))]
+    with app.app_context():
+        db.session.execute(
+            User.__table__.insert(),
+            [
+                {"id": user, "email": f"{user.hex}@example.com", "password_hash": "-"}
+                for user in users
+            ],
+        )
+        db.session.execute(
+            Room.__table__.insert(),
+            [{"id": room, "kind": "group", "title": "other", "created_at": now} for room in rooms],
+        )
+        db.session.execute(
+            RoomMember.__table__.insert(),
+            [
+                {"room_id": rooms[number // per_room], "user_id": users[number % len(users)]}
+                for number in range(len(rooms) * per_room)
+            ],
+        )
+        db.session.commit()
 
 
 def signed_in(app):
@@ -152,9 +181,12 @@ def main() -> None:
     parser.add_argument("what", choices=["send", "batch", "history"])
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL database to use")
     parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--memberships", type=int, default=0, metavar="N")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     app = make_app(args.postgres)
+    if args.memberships:
+        add_memberships(app, args.memberships)
     run = {"send": send_loop, "batch": batch_loop, "history": history_loop}[args.what](app)
     run(max(args.count // 10, 20))  # warm-up: caches, pools, compiled statements
     started = time.process_time()
