@@ -1,7 +1,7 @@
 """The app's own CPU per send or per history page, in one process, without the network.
 
 ``python -m bench.inprocess send|batch|history [--postgres URL] [--count N]
-[--memberships N] [--profile]``
+[--memberships N] [--batch-size N] [--profile]``
 
 The full benchmark (``python -m bench``) measures what a client sees, with the
 server, the WebSocket stack and the load generators sharing two cores: right for
@@ -11,7 +11,7 @@ Engine.IO, no gunicorn), so what it reports is the application's share alone:
 the event handler or the route, the services, SQLAlchemy and the database
 driver. Repeatable to a few per cent on a quiet machine, in seconds, which is
 what comparing two versions of one function needs. ``batch`` stores batches of 10
-sends from 10 members of one room the way group commit does (what scenario 2's
+sends from 10 members of one room (``--batch-size``) the way group commit does (what scenario 2's
 load makes), without the event handlers: the CPU per stored message of the store
 alone. ``--memberships`` first fills the database with other rooms' memberships (a
 database in use, not one holding the bench's rooms only). ``--profile`` adds
@@ -122,10 +122,10 @@ def send_loop(app) -> Callable[[int], None]:
     return run
 
 
-def batch_loop(app) -> Callable[[int], None]:
+def batch_loop(app, size: int = 10) -> Callable[[int], None]:
     client, room_id = signed_in(app)
     member_ids = [client.get("/api/me").get_json()["id"]]
-    for _ in range(9):
+    for _ in range(size - 1):
         member, _ = signed_in(app)
         assert member.post(f"/api/rooms/{room_id}/join").status_code in (200, 201)
         member_ids.append(member.get("/api/me").get_json()["id"])
@@ -137,7 +137,7 @@ def batch_loop(app) -> Callable[[int], None]:
 
     def run(count: int) -> None:
         with app.app_context():
-            for start in range(0, count, 10):
+            for start in range(0, count, size):
                 batch = [
                     messages._Send(
                         {
@@ -182,12 +182,16 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL database to use")
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--memberships", type=int, default=0, metavar="N")
+    parser.add_argument("--batch-size", type=int, default=10, help="sends per batch (batch)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     app = make_app(args.postgres)
     if args.memberships:
         add_memberships(app, args.memberships)
-    run = {"send": send_loop, "batch": batch_loop, "history": history_loop}[args.what](app)
+    if args.what == "batch":
+        run = batch_loop(app, args.batch_size)
+    else:
+        run = {"send": send_loop, "history": history_loop}[args.what](app)
     run(max(args.count // 10, 20))  # warm-up: caches, pools, compiled statements
     started = time.process_time()
     run(args.count)

@@ -14,14 +14,19 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from .errors import Unavailable
 from .extensions import db
 
 _BEGIN_OPTION = "chat_sqlite_begin"
+# What a database call raises when the database may be out of reach (``is_unavailable``
+# tells): the driver's errors, and the pool's timeout, every connection in use for
+# ``pool_timeout`` seconds (overload: the client should retry, as after an outage).
+DATABASE_ERRORS = (DBAPIError, PoolTimeout)
 
 
 def configure_engine(app: Flask) -> None:
@@ -84,14 +89,41 @@ def write_transaction() -> Iterator[Session]:
         begin_write()
         yield session
         session.commit()
-    except DBAPIError as error:
+    except DATABASE_ERRORS as error:
         rollback_quietly()
-        if not is_unavailable(error):
-            raise  # IntegrityError and real faults keep their type
-        raise Unavailable("The database did not answer in time; try again.") from error
+        _raise_if_unavailable(error)
+        raise  # IntegrityError and real faults keep their type
     except BaseException:
         session.rollback()
         raise
+
+
+@contextmanager
+def write_connection() -> Iterator[Connection]:
+    """A write transaction like ``write_transaction``'s, on a Core connection of its own.
+
+    For a batch of sends, whose statements are Core statements already: the ORM
+    session's transaction bookkeeping cost a lone send about as much CPU as its
+    statements (docs/performance.md, item 16). The caller's session should hold no
+    connection while this waits for one (``end_read_transaction`` first): writers
+    queued with their read transactions open could otherwise hold the whole pool
+    while the one storing their batch waits for a connection.
+    """
+    try:
+        with db.engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                connection.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+            with connection.begin():
+                yield connection
+    except DATABASE_ERRORS as error:
+        _raise_if_unavailable(error)
+        raise
+
+
+def _raise_if_unavailable(error: DBAPIError | PoolTimeout) -> None:
+    """``Unavailable`` (503, the client retries) if ``error`` means the database is out of reach."""
+    if is_unavailable(error):
+        raise Unavailable("The database did not answer in time; try again.") from error
 
 
 # SQLite reports a missing table and a held lock with the same exception class;
@@ -99,16 +131,17 @@ def write_transaction() -> Iterator[Session]:
 _SQLITE_TRANSIENT = ("database is locked", "database is busy", "unable to open database file")
 
 
-def is_unavailable(error: DBAPIError) -> bool:
+def is_unavailable(error: DBAPIError | PoolTimeout) -> bool:
     """Whether a database error means the database is out of reach, not that the code is wrong.
 
-    A connection SQLAlchemy found dead (``connection_invalidated``: psycopg's "server
-    closed the connection", pool_pre_ping failing twice) always is. Otherwise only an
+    The pool's timeout always is (no connection came free in time), and so is a
+    connection SQLAlchemy found dead (``connection_invalidated``: psycopg's "server
+    closed the connection", pool_pre_ping failing twice). Otherwise only an
     OperationalError can be: on PostgreSQL every one is about the connection or the
     server (refused, reset, timed out; schema mistakes are ProgrammingError there); on
     SQLite only lock timeouts and unopenable files are.
     """
-    if error.connection_invalidated:
+    if isinstance(error, PoolTimeout) or error.connection_invalidated:
         return True
     if not isinstance(error, OperationalError):
         return False

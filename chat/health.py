@@ -15,9 +15,8 @@ import logging
 from flask import Blueprint, Flask, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 
-from .database import rollback_quietly
+from .database import DATABASE_ERRORS, rollback_quietly
 from .extensions import db
 from .logs import INSTANCE
 from .services import socket_registry
@@ -33,7 +32,7 @@ def database_state() -> str:
         db.session.execute(text("SELECT 1"))
         db.session.rollback()
         return "ok"
-    except DBAPIError as error:
+    except DATABASE_ERRORS as error:
         rollback_quietly()
         log.warning("health: database unavailable: %s", error)
         return "unavailable"

@@ -13,6 +13,7 @@ from flask import Flask, jsonify, make_response, redirect, render_template, requ
 from flask_login import user_loaded_from_cookie
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from .database import is_unavailable, rollback_quietly
@@ -102,7 +103,8 @@ def register_http_handlers(app: Flask) -> None:
     # DBAPIError, not only OperationalError: a connection found dead mid-request can also
     # surface as an InterfaceError (psycopg: "the connection is closed").
     @app.errorhandler(DBAPIError)
-    def _database_unavailable(error: DBAPIError):
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(error: DBAPIError | PoolTimeout):
         rollback_quietly()
         if not is_unavailable(error):
             return _unexpected(error)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -83,6 +85,19 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def app(
     tmp_path: Path, migrated_template: Path, db_backend: str, request: pytest.FixtureRequest
 ) -> Iterator[Flask]:
+    with fresh_app(tmp_path, migrated_template, db_backend, request) as made:
+        yield made
+
+
+@contextmanager
+def fresh_app(
+    tmp_path: Path,
+    migrated_template: Path,
+    db_backend: str,
+    request: pytest.FixtureRequest,
+    **config: Any,
+) -> Iterator[Flask]:
+    """The ``app`` fixture's app on a fresh database, with ``config`` on top."""
     pg_database = None
     if db_backend == "postgresql":
         template = request.getfixturevalue("pg_template")
@@ -97,12 +112,15 @@ def app(
         SQLALCHEMY_DATABASE_URI=uri,
         WTF_CSRF_ENABLED=True,
         UPLOAD_FOLDER=str(tmp_path / "uploads"),
+        **config,
     )
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-    if pg_database is not None:
-        pg_database.drop()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        if pg_database is not None:
+            pg_database.drop()
 
 
 @pytest.fixture

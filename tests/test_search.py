@@ -176,6 +176,9 @@ def test_pages_read_back_each_messages_mentions(make_user) -> None:
     mina.call("PATCH", f"/api/messages/{one['id']}", json={"body": "never mind"})
     history = jun.call("GET", f"/api/rooms/{room['id']}/messages").get_json()["messages"]
     assert {m["seq"]: m["mentions"] for m in history} == {1: [ada.id], 2: [], 3: []}
+    assert owner.call("DELETE", f"/api/messages/{both['id']}").status_code == 200
+    history = jun.call("GET", f"/api/rooms/{room['id']}/messages").get_json()["messages"]
+    assert {m["seq"]: m["mentions"] for m in history} == {1: [], 2: [], 3: []}
 
 
 def test_mute_is_a_per_member_setting(make_user) -> None:

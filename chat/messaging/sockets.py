@@ -16,10 +16,9 @@ from flask import request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, Namespace
 from marshmallow import Schema, ValidationError
-from sqlalchemy.exc import DBAPIError
 
 from .. import logs
-from ..database import is_unavailable, rollback_quietly
+from ..database import DATABASE_ERRORS, is_unavailable, rollback_quietly
 from ..errors import ServiceError
 from ..extensions import db
 from ..models import User
@@ -69,7 +68,7 @@ def socket_event(schema: type[Schema]) -> Callable:
                 return _failure("invalid", validation_message(error))
             except ServiceError as error:
                 return _failure(error.code, error.message, **error.extra)
-            except DBAPIError as error:
+            except DATABASE_ERRORS as error:
                 rollback_quietly()
                 if not is_unavailable(error):
                     log.exception("socket event %s failed", handler.__name__)
@@ -85,7 +84,7 @@ def socket_event(schema: type[Schema]) -> Callable:
     return decorate
 
 
-def _refuse_unavailable(error: DBAPIError) -> NoReturn:
+def _refuse_unavailable(error: Exception) -> NoReturn:
     """A handshake that cannot read the database is refused with "unavailable" (retry)."""
     rollback_quietly()
     if not is_unavailable(error):
@@ -101,7 +100,7 @@ class ChatNamespace(Namespace):
         # Raising (not returning) ConnectionRefusedError is what refuses the handshake.
         try:
             authenticated = current_user.is_authenticated
-        except DBAPIError as error:
+        except DATABASE_ERRORS as error:
             _refuse_unavailable(error)
         if not authenticated:
             realtime.close_refused_connection(request.sid)
@@ -116,7 +115,7 @@ class ChatNamespace(Namespace):
         try:
             # Enters the user's channel first, with no I/O before it (the cap above holds).
             room_ids = connections.attach(request.sid, current_user.id, current_login_token())
-        except DBAPIError as error:
+        except DATABASE_ERRORS as error:
             _refuse_unavailable(error)
         # Online means a socket anywhere: the index covers the other instances.
         presence.socket_came_or_went(current_user.id, request.sid)
@@ -135,7 +134,7 @@ class ChatNamespace(Namespace):
         try:
             if not current_user.is_authenticated:
                 return
-        except DBAPIError:
+        except DATABASE_ERRORS:
             rollback_quietly()
             return  # no presence push while the database is down; nothing else to undo
         presence.socket_came_or_went(current_user.id, request.sid)

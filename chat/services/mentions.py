@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from ..models import MessageMention, Profile, RoomMember
@@ -28,7 +28,7 @@ def _names_at(body: str, name: str) -> bool:
 
 
 def mentioned_members(
-    session: Session,
+    session: Session | Connection,
     room_id: uuid.UUID,
     body: str,
     sender_id: uuid.UUID,

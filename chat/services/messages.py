@@ -17,7 +17,7 @@ from flask import Flask, current_app
 from sqlalchemy import ColumnElement, Integer, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..database import end_read_transaction, write_transaction
+from ..database import end_read_transaction, write_connection, write_transaction
 from ..errors import Conflict, Invalid, NotFound, Unauthorized
 from ..extensions import db, socketio
 from ..models import Message, MessageMention, Room, User, utcnow
@@ -122,10 +122,9 @@ def _store_sends(sends: list[_Send]) -> list[_Stored | Exception]:
 
 
 def _store_in_one_transaction(sends: list[_Send]) -> list[_Stored | Exception]:
-    with write_transaction() as session:
-        # Core statements on the transaction's connection: the ORM's execute path
-        # costs more than these statements themselves.
-        connection = session.connection()
+    # Core statements on a connection of the batch's own, outside the ORM session: the
+    # session's execute path and transaction bookkeeping cost more than the statements.
+    with write_connection() as connection:
         written = send_batches.write_batch(connection, [send.params for send in sends])
         # A send with nothing written was refused as a non-member's: it stays NotFound.
         outcomes: list[_Stored | Exception] = [NotFound(permissions.ROOM_NOT_FOUND) for _ in sends]
@@ -135,7 +134,7 @@ def _store_in_one_transaction(sends: list[_Send]) -> list[_Stored | Exception]:
             params = sends[index].params
             permissions.check_session_epoch(sends[index].sender_epoch, row.epoch)
             mentioned = mentions.mentioned_members(
-                session, params["room_id"], params["body"], params["user_id"], room_names
+                connection, params["room_id"], params["body"], params["user_id"], room_names
             )
             mention_rows += [{"message_id": row.message_id, "user_id": user} for user in mentioned]
             outcomes[index] = _Stored(row, mentioned)
@@ -180,6 +179,10 @@ def post_message(
         "now": utcnow(),
     }
     refused: IntegrityError | None = None
+    # Hold no pooled connection while queued: the batch's leader takes one of its own
+    # (database.write_connection), and a queue of HTTP senders, each with the read
+    # transaction that loaded its user, could otherwise hold them all.
+    end_read_transaction()
     try:
         stored = current_app.extensions[SEND_QUEUE_KEY].submit(_Send(params, sender.session_epoch))
     except IntegrityError as error:

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from ..errors import Forbidden, NotFound, Unauthorized
 from ..extensions import db
 from ..models import Message, Profile, Room, RoomMember, User
+from .group_commit import GroupCommit
 
 ROOM_NOT_FOUND = "No such room, or you are not a member of it."
 MESSAGE_NOT_FOUND = "No such message."
@@ -66,11 +67,10 @@ def sender_version(user_id: ColumnElement) -> tuple[ColumnElement, ColumnElement
 # A batch's senders that are members of the rooms they send to, with their versions: the
 # membership rule for many (room, user) pairs in one query (SQLite's batch of sends).
 # The pairs are a fixed number of parameter slots (unused ones NULL, which match no
-# row), joined to the memberships: an expanding IN list made SQLAlchemy rewrite the
-# statement at every execution, which cost a lone send more than its statements' own
-# work, and SQLite scanned every membership for an IN list of two pairs or more
-# (docs/performance.md, item 15).
-PAIRS_PER_QUERY = 16  # group commit's largest batch: one query per batch
+# row), joined to the memberships: SQLite scanned every membership for an IN list of
+# two pairs or more, and an expanding IN list made SQLAlchemy rewrite the statement at
+# every execution (docs/performance.md, item 15).
+PAIRS_PER_QUERY = GroupCommit.max_batch  # a batch's pairs in one query
 _SLOTS = [f"{kind}_{slot}" for slot in range(PAIRS_PER_QUERY) for kind in ("room", "user")]
 # SELECT … UNION ALL, not VALUES: SQLAlchemy caches no statement holding a VALUES of
 # bound parameters, and compiling this one on every batch cost more than running it.
@@ -97,8 +97,8 @@ def members_among(
 ) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[int, datetime | None]]:
     """Which ``(room_id, user_id)`` pairs are memberships, with each user's
     ``sender_version`` (session epoch, profile version) beside it."""
-    wanted = sorted(set(pairs))
-    found = {}
+    wanted = list(set(pairs))
+    found: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, datetime | None]] = {}
     for start in range(0, len(wanted), PAIRS_PER_QUERY):
         params: dict[str, uuid.UUID | None] = dict.fromkeys(_SLOTS)
         for slot, (room_id, user_id) in enumerate(wanted[start : start + PAIRS_PER_QUERY]):

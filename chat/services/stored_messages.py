@@ -104,8 +104,12 @@ _MENTIONED_IDS = (
 )
 
 
+# Where a page row's sender columns start: after PAGE_COLUMNS and the mentions.
+_SENDER_START = len(PAGE_COLUMNS) + 1
+
+
 def page_statement(*conditions: ColumnElement[bool]) -> Select:
-    """A page query: ``PAGE_COLUMNS`` and each row's sender, for the rows that match.
+    """A page query: ``PAGE_COLUMNS``, each row's mentions and sender, for the rows that match.
 
     The caller adds its order and limit; ``read_page`` runs it. Built once per kind of
     page by the caller: building a statement and its cache key costs about as much as
@@ -125,13 +129,13 @@ def read_page(query: Select, params: dict[str, Any] | None = None) -> list[Store
     rows = db.session.connection().execute(query, params).all()
     width = len(PAGE_COLUMNS)
     senders: dict[uuid.UUID, Sender] = {}
-    page = []
+    page: list[StoredMessage] = []
     for row in rows:
         sender = None
         if row.sender_user_id is not None:
             sender = senders.get(row.sender_user_id)
             if sender is None:
-                sender = senders[row.sender_user_id] = Sender(*row[width + 1 :])
+                sender = senders[row.sender_user_id] = Sender(*row[_SENDER_START:])
         page.append(
             StoredMessage(
                 *row[:width], sender=sender, mentioned_ids=_mentioned_ids(row.mentioned_ids)
