@@ -27,6 +27,7 @@ _BEGIN_OPTION = "chat_sqlite_begin"
 # tells): the driver's errors, and the pool's timeout, every connection in use for
 # ``pool_timeout`` seconds (overload: the client should retry, as after an outage).
 DATABASE_ERRORS = (DBAPIError, PoolTimeout)
+DatabaseError = DBAPIError | PoolTimeout
 
 
 def configure_engine(app: Flask) -> None:
@@ -120,7 +121,7 @@ def write_connection() -> Iterator[Connection]:
         raise
 
 
-def _raise_if_unavailable(error: DBAPIError | PoolTimeout) -> None:
+def _raise_if_unavailable(error: DatabaseError) -> None:
     """``Unavailable`` (503, the client retries) if ``error`` means the database is out of reach."""
     if is_unavailable(error):
         raise Unavailable("The database did not answer in time; try again.") from error
@@ -131,7 +132,7 @@ def _raise_if_unavailable(error: DBAPIError | PoolTimeout) -> None:
 _SQLITE_TRANSIENT = ("database is locked", "database is busy", "unable to open database file")
 
 
-def is_unavailable(error: DBAPIError | PoolTimeout) -> bool:
+def is_unavailable(error: DatabaseError) -> bool:
     """Whether a database error means the database is out of reach, not that the code is wrong.
 
     The pool's timeout always is (no connection came free in time), and so is a

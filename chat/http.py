@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from .database import is_unavailable, rollback_quietly
+from .database import DatabaseError, is_unavailable, rollback_quietly
 from .errors import ServiceError, error_body
 from .extensions import login_manager
 from .services.sessions import ensure_login_token
@@ -104,7 +104,7 @@ def register_http_handlers(app: Flask) -> None:
     # surface as an InterfaceError (psycopg: "the connection is closed").
     @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeout)
-    def _database_unavailable(error: DBAPIError | PoolTimeout):
+    def _database_unavailable(error: DatabaseError):
         rollback_quietly()
         if not is_unavailable(error):
             return _unexpected(error)

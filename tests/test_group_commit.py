@@ -482,32 +482,41 @@ def test_a_send_over_http_needs_no_second_pooled_connection(
 def test_no_free_connection_in_time_is_unavailable_not_an_error(
     tmp_path, migrated_template, db_backend: str, request: pytest.FixtureRequest
 ) -> None:
-    """The pool's timeout (every connection in use: overload) answers 503 and the ack
-    ``unavailable``, as an outage does, so that clients retry; nothing is half stored."""
+    """The pool's timeout (every connection in use: overload) answers 503, the ack
+    ``unavailable`` and a refused handshake, as an outage does, so that clients retry;
+    nothing is half stored."""
     with _one_connection_app(tmp_path, migrated_template, db_backend, request) as app:
         user = InProcessUser(app.test_client()).register("Pooled")
         room = user.create_room("one connection")
         sockets = socketio.test_client(app, flask_test_client=user.client)
         assert sockets.is_connected()
-        with app.app_context(), db.engine.connect() as held:
-            held.exec_driver_sql("SELECT 1")  # the pool's only connection, in use
-            page = user.call("GET", f"/api/rooms/{room['id']}/messages")
-            assert page.status_code == 503
-            assert page.get_json()["error"] == "unavailable"
-            sent = user.call("POST", f"/api/rooms/{room['id']}/messages", json={"body": "x"})
-            assert sent.status_code == 503
-            assert sent.get_json()["error"] == "unavailable"
+        try:
+            with app.app_context(), db.engine.connect() as held:
+                held.exec_driver_sql("SELECT 1")  # the pool's only connection, in use
+                # HTTP: loading the user is the first to wait for a connection.
+                for method, body in (("GET", None), ("POST", {"body": "x"})):
+                    answer = user.call(method, f"/api/rooms/{room['id']}/messages", json=body)
+                    assert answer.status_code == 503, (method, answer.get_data(as_text=True))
+                    assert answer.get_json()["error"] == "unavailable"
+                # A socket's send waits in the batch's own connection; its sync in the session.
+                ack = sockets.emit(
+                    "send_message",
+                    {"room_id": room["id"], "body": "y", "client_id": "y-1"},
+                    callback=True,
+                )
+                assert (ack["ok"], ack["error"]) == (False, "unavailable"), ack
+                ack = sockets.emit("sync", {"rooms": {room["id"]: 0}}, callback=True)
+                assert (ack["ok"], ack["error"]) == (False, "unavailable"), ack
+                refused = socketio.test_client(app, flask_test_client=user.client)
+                assert not refused.is_connected()
             ack = sockets.emit(
                 "send_message",
                 {"room_id": room["id"], "body": "y", "client_id": "y-1"},
                 callback=True,
             )
-            assert (ack["ok"], ack["error"]) == (False, "unavailable"), ack
-        ack = sockets.emit(
-            "send_message", {"room_id": room["id"], "body": "y", "client_id": "y-1"}, callback=True
-        )
-        assert ack["ok"] and ack["message"]["seq"] == 1, "the refused attempts took no seq"
-        sockets.disconnect()
+            assert ack["ok"] and ack["message"]["seq"] == 1, "the refused attempts took no seq"
+        finally:
+            sockets.disconnect()
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from flask_socketio import ConnectionRefusedError, Namespace
 from marshmallow import Schema, ValidationError
 
 from .. import logs
-from ..database import DATABASE_ERRORS, is_unavailable, rollback_quietly
+from ..database import DATABASE_ERRORS, DatabaseError, is_unavailable, rollback_quietly
 from ..errors import ServiceError
 from ..extensions import db
 from ..models import User
@@ -84,7 +84,7 @@ def socket_event(schema: type[Schema]) -> Callable:
     return decorate
 
 
-def _refuse_unavailable(error: Exception) -> NoReturn:
+def _refuse_unavailable(error: DatabaseError) -> NoReturn:
     """A handshake that cannot read the database is refused with "unavailable" (retry)."""
     rollback_quietly()
     if not is_unavailable(error):

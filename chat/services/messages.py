@@ -179,9 +179,12 @@ def post_message(
         "now": utcnow(),
     }
     refused: IntegrityError | None = None
-    # Hold no pooled connection while queued: the batch's leader takes one of its own
-    # (database.write_connection), and a queue of HTTP senders, each with the read
-    # transaction that loaded its user, could otherwise hold them all.
+    # End the read transaction that loaded the user over HTTP (a socket event has none)
+    # before queueing. The batch's leader takes a connection of its own
+    # (database.write_connection), and a queue of HTTP senders, each holding one, could
+    # otherwise hold the whole pool. And the batch may be stored by another send's
+    # transaction: on SQLite, a read transaction opened before it would still see the
+    # database as it was then, and a retry's lookup below would miss its message.
     end_read_transaction()
     try:
         stored = current_app.extensions[SEND_QUEUE_KEY].submit(_Send(params, sender.session_epoch))
@@ -189,10 +192,6 @@ def post_message(
         if client_id is None:
             raise
         refused = error
-    # The batch may have been stored by another send's transaction: a read transaction
-    # this request opened before it (loading the user over HTTP) would, on SQLite,
-    # still see the database as it was then.
-    end_read_transaction()
     if refused is not None:
         # A repeated client_id: an earlier attempt (or a concurrent one, on PostgreSQL
         # with several processes) stored it; this one, seq included, was rolled back.
