@@ -37,7 +37,7 @@ from flask_migrate import upgrade  # noqa: E402
 
 from chat import create_app  # noqa: E402
 from chat.extensions import db, socketio  # noqa: E402
-from chat.models import Room, RoomMember, User, utcnow  # noqa: E402
+from chat.models import Profile, Room, RoomMember, User, utcnow  # noqa: E402
 from chat.services import messages  # noqa: E402
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -63,7 +63,7 @@ def make_app(database_url: str | None):
 
 
 def add_memberships(app, count: int, per_room: int = 100) -> None:
-    """``count`` memberships of other rooms: 1,000 users, ``per_room`` of them in each room."""
+    """``count`` memberships of other rooms: 1,000 people, ``per_room`` of them in each room."""
     now = utcnow()
     users = [uuid.uuid4() for _ in range(1000)]
     rooms = [uuid.uuid4() for _ in range(max(count // per_room, 1))]
@@ -73,6 +73,13 @@ def add_memberships(app, count: int, per_room: int = 100) -> None:
             [
                 {"id": user, "email": f"{user.hex}@example.com", "password_hash": "-"}
                 for user in users
+            ],
+        )
+        db.session.execute(
+            Profile.__table__.insert(),
+            [
+                {"user_id": user, "display_name": f"Person {n}", "name_key": f"person {n}"}
+                for n, user in enumerate(users)
             ],
         )
         db.session.execute(
