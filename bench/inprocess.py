@@ -96,17 +96,23 @@ def add_memberships(app, count: int, per_room: int = 100) -> None:
         db.session.commit()
 
 
-def signed_in(app):
+def register(app, display_name: str = "Bench"):
+    """A new person, logged in: their test client and their id."""
     client = app.test_client()
     response = client.post(
         "/api/auth/register",
         json={
             "email": f"{uuid.uuid4().hex[:12]}@example.com",
             "password": "a long enough password",
-            "display_name": "Bench",
+            "display_name": display_name,
         },
     )
     assert response.status_code == 201, response.get_data(as_text=True)
+    return client, response.get_json()["id"]
+
+
+def signed_in(app):
+    client, _user_id = register(app)
     room = client.post("/api/rooms", json={"title": "Bench", "member_ids": []}).get_json()
     return client, room["id"]
 
@@ -133,9 +139,9 @@ def batch_loop(app, size: int = 10) -> Callable[[int], None]:
     client, room_id = signed_in(app)
     member_ids = [client.get("/api/me").get_json()["id"]]
     for _ in range(size - 1):
-        member, _ = signed_in(app)
+        member, member_id = register(app)
         assert member.post(f"/api/rooms/{room_id}/join").status_code in (200, 201)
-        member_ids.append(member.get("/api/me").get_json()["id"])
+        member_ids.append(member_id)
     room = uuid.UUID(room_id)
     with app.app_context():
         members = [db.session.get(User, uuid.UUID(member_id)) for member_id in member_ids]

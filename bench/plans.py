@@ -25,21 +25,7 @@ from sqlalchemy import event, select  # noqa: E402
 from chat.extensions import db, socketio  # noqa: E402
 from chat.models import Message, MessageMention, Room, User  # noqa: E402
 
-from .inprocess import add_memberships, make_app  # noqa: E402
-
-
-def _register(app, name: str):
-    client = app.test_client()
-    response = client.post(
-        "/api/auth/register",
-        json={
-            "email": f"{uuid.uuid4().hex[:12]}@example.com",
-            "password": "a long enough password",
-            "display_name": name,
-        },
-    )
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return client, response.get_json()["id"]
+from .inprocess import add_memberships, make_app, register  # noqa: E402
 
 
 def _add_messages(app, count: int) -> None:
@@ -72,8 +58,8 @@ def _add_messages(app, count: int) -> None:
 
 
 def _one_session(app) -> None:
-    alice, alice_id = _register(app, "Alice")
-    bob, bob_id = _register(app, "Bob")
+    alice, alice_id = register(app, "Alice")
+    bob, bob_id = register(app, "Bob")
     room_id = alice.post("/api/rooms", json={"title": "R", "member_ids": [bob_id]}).get_json()["id"]
     messages = f"/api/rooms/{room_id}/messages"
     for number in range(5):

@@ -69,12 +69,19 @@ def end_read_transaction() -> None:
         session.commit()
 
 
+def _as_writer(dialect_name: str) -> dict[str, str]:
+    """Execution options that make the next transaction begin as a writer: ``BEGIN
+    IMMEDIATE`` on SQLite (the ``begin`` event above), nothing to add elsewhere."""
+    return {_BEGIN_OPTION: "IMMEDIATE"} if dialect_name == "sqlite" else {}
+
+
 def begin_write() -> None:
     """Start the session's next transaction as a writer (after ``end_read_transaction``)."""
     session = db.session()
     end_read_transaction()
-    if db.engine.dialect.name == "sqlite":
-        session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
+    options = _as_writer(db.engine.dialect.name)
+    if options:
+        session.connection(execution_options=options)
 
 
 @contextmanager
@@ -112,8 +119,7 @@ def write_connection() -> Iterator[Connection]:
     """
     try:
         with db.engine.connect() as connection:
-            if connection.dialect.name == "sqlite":
-                connection.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+            connection.execution_options(**_as_writer(connection.dialect.name))
             with connection.begin():
                 yield connection
     except DATABASE_ERRORS as error:

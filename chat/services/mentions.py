@@ -28,7 +28,7 @@ def _names_at(body: str, name: str) -> bool:
 
 
 def mentioned_members(
-    session: Session | Connection,
+    reader: Session | Connection,
     room_id: uuid.UUID,
     body: str,
     sender_id: uuid.UUID,
@@ -36,6 +36,7 @@ def mentioned_members(
 ) -> list[uuid.UUID]:
     """The members (not the sender) that ``body`` mentions; no query unless it holds an @.
 
+    ``reader`` is the caller's transaction: an edit's session, or a batch's connection.
     ``room_names`` keeps each room's member names for the caller (a batch of sends),
     so that several messages to one room read them once.
     """
@@ -44,7 +45,7 @@ def mentioned_members(
     if room_names is None:
         room_names = {}
     if room_id not in room_names:
-        room_names[room_id] = session.execute(
+        room_names[room_id] = reader.execute(
             select(RoomMember.user_id, Profile.display_name)
             .join(Profile, Profile.user_id == RoomMember.user_id)
             .where(RoomMember.room_id == room_id)
