@@ -1,4 +1,5 @@
-"""gunicorn settings for the chat under scenario 8: ``gunicorn.conf.py`` plus the loop probe.
+"""gunicorn settings for the chat under scenarios 3 and 8: ``gunicorn.conf.py`` plus
+the loop probe (``BENCH_LOOP_PROBE``) or the garbage collector's log alone (``BENCH_GC_LOG``).
 
 Everything of the production settings is kept (they are read from the file itself);
 only ``post_worker_init`` is extended to start :mod:`bench.probe` in the worker.
@@ -15,7 +16,9 @@ _chat_post_worker_init = _settings["post_worker_init"]
 
 def post_worker_init(worker: object) -> None:
     _chat_post_worker_init(worker)
-    if os.environ.get("BENCH_LOOP_PROBE"):
-        from bench.probe import start
+    from bench.probe import start, watch_gc
 
+    if os.environ.get("BENCH_LOOP_PROBE"):
         start(os.environ["BENCH_LOOP_PROBE"])
+    elif os.environ.get("BENCH_GC_LOG"):
+        watch_gc(os.environ["BENCH_GC_LOG"])

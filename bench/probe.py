@@ -1,4 +1,5 @@
-"""How long the gevent hub was blocked, measured inside the server (scenario 8).
+"""How long the gevent hub was blocked, measured inside the server (scenario 8), and
+the garbage collections that blocked it (scenarios 3 and 8).
 
 A greenlet sleeps 1 ms at a time and records by how much each sleep overran: while
 any greenlet runs without yielding (a SQLite query, a big serialisation), the hub
@@ -43,10 +44,10 @@ def _run(path: str) -> None:
 
 def start(path: str) -> None:
     gevent.spawn(_run, path)
-    _watch_gc(path + ".gc")
+    watch_gc(path + ".gc")
 
 
-def _watch_gc(path: str) -> None:
+def watch_gc(path: str) -> None:
     """Log every garbage collection of 5 ms or more: a full collection of a big heap runs
     wherever an allocation triggers it, and blocks the loop for its whole length."""
     out = open(path, "a", buffering=1)  # noqa: SIM115 - open for the process's lifetime
@@ -81,4 +82,22 @@ def max_blocked_ms(path: str, since: float, until: float) -> dict[str, float]:
             found["busy"] = max(found["busy"], busy)
             found["wall_over_20"] += wall >= 20
             found["busy_over_20"] += busy >= 20
+    return found
+
+
+def gc_pauses(path: str, since: float, until: float) -> dict[str, float]:
+    """Between two unix times, from a ``watch_gc`` log: the longest collection (ms), the
+    longest full one, and how many took 5 ms or more."""
+    found = {"longest_ms": 0.0, "longest_full_ms": 0.0, "over_5ms": 0}
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        return found
+    for line in lines:
+        stamp, elapsed, generation, _collected = line.split()
+        if since <= float(stamp) <= until:
+            found["longest_ms"] = max(found["longest_ms"], float(elapsed))
+            if generation == "gen2":
+                found["longest_full_ms"] = max(found["longest_full_ms"], float(elapsed))
+            found["over_5ms"] += 1
     return found

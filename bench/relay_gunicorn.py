@@ -16,9 +16,12 @@ errorlog = "-"
 loglevel = "warning"
 control_socket_disable = True
 
-if os.environ.get("BENCH_LOOP_PROBE"):
+if os.environ.get("BENCH_LOOP_PROBE") or os.environ.get("BENCH_GC_LOG"):
 
     def post_worker_init(worker: object) -> None:
-        from bench.probe import start
+        from bench.probe import start, watch_gc
 
-        start(os.environ["BENCH_LOOP_PROBE"])
+        if os.environ.get("BENCH_LOOP_PROBE"):
+            start(os.environ["BENCH_LOOP_PROBE"])
+        else:
+            watch_gc(os.environ["BENCH_GC_LOG"])

@@ -528,11 +528,14 @@ def fanout_run(
     sender: Account,
     room_id: str,
     role: str = "members",
+    gc_log: str | None = None,
 ) -> dict[str, Any]:
     """``members`` connected over several processes; ``sender`` sends 10 messages/s.
 
     ``role`` is ``members`` (python-socketio clients) or ``raw_members`` (raw WebSocket
     connections that find the send time with a regex: a tenth of the client CPU).
+    ``gc_log`` is the server's garbage collection log (``BENCH_GC_LOG``): the
+    collections of the run's window are reported beside its latencies.
     """
     seconds = ctx.sizes.fanout_seconds
     base = {"url": url, "room_id": room_id, "transport": "websocket"}
@@ -583,7 +586,15 @@ def fanout_run(
         "cpu_us_per_delivery": cpu / max(deliveries, 1) * 1e6,
         "server_cpu_share": cpu / wall,
         "client_cpu_share": (sum(r["cpu"] for r in results) + sent["cpu"]) / wall,
+        "gc": probe.gc_pauses(gc_log, wall0_unix, wall0_unix + wall) if gc_log else None,
     }
+
+
+def _collections(pauses: dict[str, float]) -> str:
+    """A ``probe.gc_pauses`` summary for a row's notes."""
+    if not pauses["over_5ms"]:
+        return "none"
+    return f"{pauses['over_5ms']:.0f}, the longest {pauses['longest_ms']:.0f} ms"
 
 
 CLIENT_KINDS = {"members": "python-socketio clients", "raw_members": "raw WebSocket clients"}
@@ -595,7 +606,10 @@ def fanout(ctx: Context) -> None:
     first (1,000 of them decoding 10,000 messages a second on the same two cores)."""
     count = ctx.sizes.fanout_members
     print(f"scenario 3: fan-out to {count} members at 10 messages/s", flush=True)
-    relay = ctx.workspace.relay(cores=ctx.server_cores)
+    # Both servers log their garbage collections: a full one holds the loop for its whole
+    # length, which with 1,000 sockets open is the tail of this scenario (item 17).
+    relay_gc_log = str(ctx.workspace.path / "fanout-relay-gc.txt")
+    relay = ctx.workspace.relay(env={"BENCH_GC_LOG": relay_gc_log}, cores=ctx.server_cores)
     relay_members = [RelayAccount(relay.base_url) for _ in range(count - 1)]
     base = {
         role: fanout_run(
@@ -606,17 +620,23 @@ def fanout(ctx: Context) -> None:
             RelayAccount(relay.base_url),
             "fan",
             role,
+            relay_gc_log,
         )
         for role in CLIENT_KINDS
     }
     ctx.workspace.stop(relay)
     ctx.extra["fanout_relay"] = base
     for kind in ctx.databases:
-        chat = ctx.workspace.chat(ctx.workspace.database(kind), cores=ctx.server_cores)
+        gc_log = str(ctx.workspace.path / f"fanout-{kind}-gc.txt")
+        chat = ctx.workspace.chat(
+            ctx.workspace.database(kind), env={"BENCH_GC_LOG": gc_log}, cores=ctx.server_cores
+        )
         accounts = register_many(chat.base_url, count)
         room_id = room_of(accounts[0], accounts, "Fan-out")
         results = {
-            role: fanout_run(ctx, chat, chat.base_url, accounts[1:], accounts[0], room_id, role)
+            role: fanout_run(
+                ctx, chat, chat.base_url, accounts[1:], accounts[0], room_id, role, gc_log
+            )
             for role in CLIENT_KINDS
         }
         ctx.workspace.stop(chat)
@@ -627,7 +647,8 @@ def fanout(ctx: Context) -> None:
             notes = (
                 f"{got['connected']} members connected, {got['deliveries']}/{got['expected']} "
                 f"deliveries; server CPU {got['server_cpu_share']:.0%} of a core, load "
-                f"generators {got['client_cpu_share']:.0%}"
+                f"generators {got['client_cpu_share']:.0%}; garbage collections of 5 ms or "
+                f"more: {_collections(got['gc'])} (relay {_collections(relay_got['gc'])})"
             )
             ctx.add(
                 Row(

@@ -212,9 +212,10 @@ class Server:
 
     def start(self) -> Server:
         if self.kind == "chat":
-            # The production settings; under scenario 8 the same, plus the loop probe.
+            # The production settings; under scenarios 3 and 8 the same, plus the loop
+            # probe or the garbage collector's log.
             config = "gunicorn.conf.py"
-            if self.env.get("BENCH_LOOP_PROBE"):
+            if self.env.get("BENCH_LOOP_PROBE") or self.env.get("BENCH_GC_LOG"):
                 config = str(BENCH_DIR / "chat_gunicorn.py")
             command = [sys.executable, "-m", "gunicorn", "-c", config, "wsgi:app"]
         else:

@@ -12,7 +12,7 @@ from config import INSTANCE_DIR, config_for
 
 from .extensions import csrf, db, login_manager, migrate, openapi, socketio
 from .origins import origin_check
-from .socket_sessions import SocketAwareSessionInterface
+from .socket_sessions import SocketAwareFlask, SocketAwareSessionInterface
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -23,7 +23,7 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
     ``overrides`` win over the settings class: tests use them to point the app
     at their own database.
     """
-    app = Flask(
+    app = SocketAwareFlask(
         __name__,
         instance_path=str(INSTANCE_DIR),
         instance_relative_config=True,

@@ -7,6 +7,8 @@ Flask-Login would load the user from the database again: together a third of a
 send's CPU (docs/performance.md). Both are kept on the socket's environ instead,
 which lives exactly as long as the connection.
 
+Each event's request context also skips URL matching (``SocketEventContext``).
+
 The kept user stays correct because everything that changes who a socket is
 already reaches it: logout and a password change disconnect the sockets or
 renew the id in their session copy (the kept user's ``get_id()`` then no longer
@@ -23,6 +25,7 @@ from typing import Any
 from weakref import WeakValueDictionary
 
 from flask import Flask, Request, request
+from flask.ctx import RequestContext
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 from .models import User
@@ -40,6 +43,29 @@ class SocketAwareSessionInterface(SecureCookieSessionInterface):
         if saved is not None:
             return saved
         return super().open_session(app, request)
+
+
+class SocketEventContext(RequestContext):
+    """A request context that does not match a socket event's URL against the routes.
+
+    The handshake's path (``/socket.io/``) is no route, so Flask's matching raised
+    werkzeug's ``NotFound`` for every event and kept it on the request, traceback and
+    all: a reference cycle (context, request, exception, frames) that made each
+    event's whole context garbage for the cyclic collector, about 60 objects per send
+    (docs/performance.md, item 17). An event dispatches by name, never by URL, so its
+    context has no rule to find; ``url_for`` still works (the URL adapter is kept).
+    """
+
+    def match_request(self) -> None:
+        if _SAVED_SESSION not in self.request.environ:  # HTTP, or a socket's connect
+            super().match_request()
+
+
+class SocketAwareFlask(Flask):
+    """Flask, with a socket event's request context built as ``SocketEventContext``."""
+
+    def request_context(self, environ: dict[str, Any]) -> RequestContext:
+        return SocketEventContext(self, environ)
 
 
 # One kept copy per version of a user, shared by that user's sockets (a user with many

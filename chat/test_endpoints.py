@@ -3,8 +3,9 @@
 Registered only when ``CHAT_TEST_ENDPOINTS`` is on (``tests/support.ServerProcess``
 turns it on for the real test server); ``create_app`` refuses to build a production
 app with it. It reports counts, never data: live greenlets (a handshake flood that
-leaks one per attempt shows here), resident memory, open file descriptors and the
-Engine.IO sessions the server holds.
+leaks one per attempt shows here), resident memory, open file descriptors, the
+Engine.IO sessions the server holds, and the garbage collector's settings and
+totals (what only the cyclic collector could free: docs/performance.md, item 17).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def stats() -> dict[str, Any]:
         "rss_kib": _rss_kib(),
         "open_fds": len(os.listdir("/proc/self/fd")),
         "engineio_sessions": len(getattr(engineio, "sockets", {}) or {}),
+        # Objects freed as cyclic garbage since the worker started, this collection's included.
+        "gc_collected": sum(generation["collected"] for generation in gc.get_stats()),
+        "gc_thresholds": list(gc.get_threshold()),
+        "gc_frozen": gc.get_freeze_count(),
     }
 
 

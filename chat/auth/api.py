@@ -24,7 +24,7 @@ def csrf_token():
 
 @blp.post("/auth/register")
 @registrations
-@blp.arguments(RegisterSchema)
+@blp.arguments(RegisterSchema())
 @blp.response(201, MeSchema)
 @errors(blp, 400, 409, 429, 503)
 def register(payload):
@@ -38,7 +38,7 @@ def register(payload):
 @blp.post("/auth/login")
 @login_per_address
 @login_per_account
-@blp.arguments(LoginSchema)
+@blp.arguments(LoginSchema())
 @blp.response(200, MeSchema)
 @errors(blp, 400, 401, 429, 503)
 def login(payload):
@@ -71,7 +71,7 @@ def me():
 @blp.post("/me/password")
 @password_checks
 @login_required
-@blp.arguments(ChangePasswordSchema)
+@blp.arguments(ChangePasswordSchema())
 @blp.response(204)
 @errors(blp, 400, 401, 403, 429, 503)
 def change_password(payload):

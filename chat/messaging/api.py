@@ -27,7 +27,7 @@ blp = Blueprint("chat", __name__, url_prefix="/api", description="Messages")
 
 @blp.get("/rooms/<uuid:room_id>/messages")
 @login_required
-@blp.arguments(HistoryQuerySchema, location="query")
+@blp.arguments(HistoryQuerySchema(), location="query")
 @blp.response(200, MessageListSchema)
 @errors(blp, 400, 401, 404)
 def list_messages(query, room_id: uuid.UUID):
@@ -47,7 +47,7 @@ def list_messages(query, room_id: uuid.UUID):
 
 @blp.get("/search")
 @login_required
-@blp.arguments(SearchQuerySchema, location="query")
+@blp.arguments(SearchQuerySchema(), location="query")
 @blp.response(200, SearchResultsSchema)
 def search_messages(query):
     """Messages matching words, newest first, in the rooms the caller belongs to now."""
@@ -63,7 +63,7 @@ def search_messages(query):
 
 @blp.get("/rooms/<uuid:room_id>/changes")
 @login_required
-@blp.arguments(ChangesQuerySchema, location="query")
+@blp.arguments(ChangesQuerySchema(), location="query")
 @blp.response(200, ChangesSchema)
 @errors(blp, 400, 401, 404)
 def list_changes(query, room_id: uuid.UUID):
@@ -74,7 +74,7 @@ def list_changes(query, room_id: uuid.UUID):
 
 @blp.post("/rooms/<uuid:room_id>/messages")
 @login_required
-@blp.arguments(PostMessageSchema)
+@blp.arguments(PostMessageSchema())
 @blp.response(201, MessageSchema)
 @blp.alt_response(200, schema=MessageSchema, description="A repeated client_id: the stored message")
 @errors(blp, 400, 401, 404, 409, 429, 503)
@@ -88,7 +88,7 @@ def post_message(payload, room_id: uuid.UUID):
 
 @blp.patch("/messages/<int:message_id>")
 @login_required
-@blp.arguments(EditMessageSchema)
+@blp.arguments(EditMessageSchema())
 @blp.response(200, MessageSchema)
 @errors(blp, 400, 401, 403, 404, 503)
 def edit_message(payload, message_id: int):

@@ -30,7 +30,7 @@ blp = Blueprint(
 
 @blp.patch("/me")
 @login_required
-@blp.arguments(UpdateMeSchema)
+@blp.arguments(UpdateMeSchema())
 @blp.response(200, MeSchema)
 @errors(blp, 400, 401, 503)
 def update_me(payload):
@@ -41,7 +41,7 @@ def update_me(payload):
 @blp.post("/me/avatar")
 @avatar_uploads
 @login_required
-@blp.arguments(AvatarUploadSchema, location="files")
+@blp.arguments(AvatarUploadSchema(), location="files")
 @blp.response(200, MeSchema)
 @errors(blp, 400, 401, 413, 429, 503)
 def upload_avatar(files):
@@ -67,7 +67,7 @@ def delete_avatar():
 
 @blp.get("/users")
 @login_required
-@blp.arguments(UserQuerySchema, location="query")
+@blp.arguments(UserQuerySchema(), location="query")
 @blp.response(200, PersonPageSchema)
 @errors(blp, 400, 401)
 def list_users(query):
@@ -87,7 +87,7 @@ def get_user(user_id: uuid.UUID):
 
 @blp.post("/rooms/direct")
 @login_required
-@blp.arguments(OpenDirectRoomSchema)
+@blp.arguments(OpenDirectRoomSchema())
 @blp.response(201, RoomSchema)
 @blp.alt_response(200, schema=RoomSchema, description="The pair's existing room")
 @errors(blp, 400, 401, 404, 503)

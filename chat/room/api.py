@@ -33,7 +33,7 @@ def list_rooms():
 @blp.post("")
 @room_creation
 @login_required
-@blp.arguments(CreateRoomSchema)
+@blp.arguments(CreateRoomSchema())
 @blp.response(201, RoomSchema)
 @errors(blp, 400, 401, 429, 503)
 def create_room(payload):
@@ -70,7 +70,7 @@ def leave_room(room_id: uuid.UUID):
 
 @blp.post("/<uuid:room_id>/read")
 @login_required
-@blp.arguments(MarkReadSchema)
+@blp.arguments(MarkReadSchema())
 @blp.response(204)
 @errors(blp, 400, 401, 404, 503)
 def mark_read(payload, room_id: uuid.UUID):
@@ -80,7 +80,7 @@ def mark_read(payload, room_id: uuid.UUID):
 
 @blp.patch("/<uuid:room_id>/settings")
 @login_required
-@blp.arguments(RoomSettingsSchema)
+@blp.arguments(RoomSettingsSchema())
 @blp.response(200, RoomSchema)
 @errors(blp, 400, 401, 404, 503)
 def room_settings(payload, room_id: uuid.UUID):
