@@ -20,7 +20,9 @@ from chat import create_app  # noqa: E402
 # sockets open, a second with ten thousand. Given longer, those objects die first by
 # reference counting. Safe because the hot paths leave (next to) no cyclic garbage
 # for the young collections to free (chat/socket_sessions.py, the shared argument
-# schemas): with it, each of these collections took up to 85 ms.
+# schemas): with that garbage, each of these collections took up to 85 ms. Measured
+# on CPython 3.11; its collector's generations are not the same in every release,
+# so a new CPython is worth measuring again (python -m bench --only 3,8).
 GC_YOUNG_THRESHOLD = 50_000
 
 app = create_app()

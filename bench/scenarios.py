@@ -594,7 +594,12 @@ def _collections(pauses: dict[str, float]) -> str:
     """A ``probe.gc_pauses`` summary for a row's notes."""
     if not pauses["over_5ms"]:
         return "none"
-    return f"{pauses['over_5ms']:.0f}, the longest {pauses['longest_ms']:.0f} ms"
+    full = (
+        f", the longest full one {pauses['longest_full_ms']:.0f} ms"
+        if pauses["longest_full_ms"]
+        else ""
+    )
+    return f"{pauses['over_5ms']:.0f}, the longest {pauses['longest_ms']:.0f} ms{full}"
 
 
 CLIENT_KINDS = {"members": "python-socketio clients", "raw_members": "raw WebSocket clients"}

@@ -45,19 +45,29 @@ class SocketAwareSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+# Where Flask-SocketIO's middleware answers Engine.IO (its default path, which the app
+# keeps). Flask never serves a request under it: a request context with this path is
+# one that Flask-SocketIO built for a socket's connect or event.
+SOCKET_PATH = "/socket.io/"
+
+
 class SocketEventContext(RequestContext):
     """A request context that does not match a socket event's URL against the routes.
 
-    The handshake's path (``/socket.io/``) is no route, so Flask's matching raised
+    The handshake's path (``SOCKET_PATH``) is no route, so Flask's matching raised
     werkzeug's ``NotFound`` for every event and kept it on the request, traceback and
     all: a reference cycle (context, request, exception, frames) that made each
     event's whole context garbage for the cyclic collector, about 60 objects per send
-    (docs/performance.md, item 17). An event dispatches by name, never by URL, so its
-    context has no rule to find; ``url_for`` still works (the URL adapter is kept).
+    (docs/performance.md, item 17). An event (the connect included) dispatches by
+    name, never by URL, so its context has no rule to find; ``url_for`` still works
+    (the URL adapter is kept). Every other request is matched as usual.
     """
 
     def match_request(self) -> None:
-        if _SAVED_SESSION not in self.request.environ:  # HTTP, or a socket's connect
+        environ = self.request.environ
+        # The saved session marks a socket's events wherever its environ came from
+        # (Flask-SocketIO's test client builds one without the trailing slash).
+        if not (self.request.path.startswith(SOCKET_PATH) or _SAVED_SESSION in environ):
             super().match_request()
 
 
