@@ -10,6 +10,8 @@ stack (inclusive) and at the top of it (self). docs/performance.md quotes these.
   senders would saturate their own core first).
 - ``fanout``: a room of ``--members`` receivers, 10 messages/s (scenario 3).
 - ``history``: history pages of a 20,000-message room in a loop (scenario 6).
+- ``idle``: ``--members`` idle websocket connections of 50 users, nothing sent (scenario 5);
+  the samples are what the worker does for connections that only answer pings.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ def resummarise(name: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
-    parser.add_argument("load", choices=["send", "throughput", "fanout", "history"])
+    parser.add_argument("load", choices=["send", "throughput", "fanout", "history", "idle"])
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
@@ -149,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             server = workspace.chat(workspace.database(args.database), cores=[SERVER_CORE])
             url = server.base_url
-        count = {"send": 1, "throughput": 10, "fanout": args.members + 1, "history": 1}[args.load]
+        count = {"send": 1, "throughput": 10, "fanout": args.members + 1, "history": 1}.get(
+            args.load, 50
+        )
         if args.relay:
             accounts = [RelayAccount(server.base_url) for _ in range(count)]
         elif count == 1:
@@ -203,6 +207,20 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 for i in range(2)
             ]
+        elif args.load == "idle":
+            gens = [
+                LoadGen(
+                    {
+                        "role": "idle",
+                        "url": url,
+                        "cookies": [a.cookies for a in accounts],
+                        "room": "p" if args.relay else None,
+                        "connections": args.members // 2,
+                    },
+                    CLIENT_CORES,
+                )
+                for _ in range(2)
+            ]
         else:
             members = accounts[1:]
             half = len(members) // 2
@@ -226,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         for gen in gens:
             gen.wait_ready()
+        if args.load == "idle":
+            # Connected before the samples start: the load is the connections' upkeep.
+            for gen in gens:
+                gen.tell("GO")
+            connected = sum(gen.result()["connected"] for gen in gens)
+            time.sleep(2.0)
         collapsed = out_dir / f"{name}.collapsed"
         spy = subprocess.Popen(
             [
@@ -247,17 +271,20 @@ def main(argv: list[str] | None = None) -> int:
             stderr=subprocess.PIPE,
         )
         time.sleep(0.5)
-        for gen in gens:
-            gen.tell("GO")
+        if args.load != "idle":
+            for gen in gens:
+                gen.tell("GO")
         spy.wait(timeout=args.seconds + 60)
         if args.load == "fanout":
             for gen in gens:
                 gen.tell("STOP")
-        results = [gen.result() for gen in gens]
+        results = [] if args.load == "idle" else [gen.result() for gen in gens]
         if args.load == "fanout":
             operations = sum(result.get("received", 0) for result in results)
         elif args.load == "history":
             operations = sum(result.get("pages", 0) for result in results)
+        elif args.load == "idle":
+            operations = connected
         else:
             operations = sum(len(result["latencies"]) for result in results)
         summary = summarise(collapsed, operations, args.rate)

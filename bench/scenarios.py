@@ -950,6 +950,7 @@ def idle_connections(ctx: Context) -> None:
         cookies: list[dict],
         room: str | None,
         small: tuple[str, dict, str],
+        gc_log: str,
     ) -> dict:
         time.sleep(1.0)
         rss0 = server.rss_bytes()
@@ -977,14 +978,20 @@ def idle_connections(ctx: Context) -> None:
             connected = sum(result["connected"] for result in results)
             time.sleep(2.0)
             rss1 = server.rss_bytes()
-            idle_seconds = 10.0
-            cpu0 = server.cpu_seconds()
+            # One whole ping interval (Engine.IO's default, 25 s, on both servers): each
+            # connection is pinged once in it, whenever it connected. A shorter window
+            # saw a share of the pings that depended on the connect rate: the relay,
+            # which connects faster, was measured before its first pings came.
+            idle_seconds = 25.0
+            cpu0, idle_from = server.cpu_seconds(), time.time()
             time.sleep(idle_seconds)
             idle_cpu = (server.cpu_seconds() - cpu0) / idle_seconds
+            idle_until = time.time()
             small_url, small_cookies, small_room = small
             rtt, _cpu = rtt_run(
                 ctx, server, small_url, small_cookies, small_room, "websocket", 200, interval=0.02
             )
+            small_until = time.time()
         finally:
             for gen in gens:
                 gen.close()
@@ -998,17 +1005,29 @@ def idle_connections(ctx: Context) -> None:
             "idle_cpu_share": idle_cpu,
             "small_p50": percentile(rtt["latencies"], 50),
             "small_p99": percentile(rtt["latencies"], 99),
+            # The collections of the idle window and of the small room's sends.
+            "gc_idle": probe.gc_pauses(gc_log, idle_from, idle_until),
+            "gc_small": probe.gc_pauses(gc_log, idle_until, small_until),
         }
 
-    relay = ctx.workspace.relay(cores=ctx.server_cores)
-    base = measure(relay, relay.base_url, [{}], "idle", (relay_url(relay, "small"), {}, "small"))
+    relay_gc_log = str(ctx.workspace.path / "idle-relay-gc.txt")
+    relay = ctx.workspace.relay(env={"BENCH_GC_LOG": relay_gc_log}, cores=ctx.server_cores)
+    base = measure(
+        relay,
+        relay.base_url,
+        [{}],
+        "idle",
+        (relay_url(relay, "small"), {}, "small"),
+        relay_gc_log,
+    )
     ctx.workspace.stop(relay)
     for kind in ctx.databases[:1]:
         # gunicorn.conf.py's WORKER_CONNECTIONS (10,000) caps one worker's connections: the
         # small room's client would wait behind the 10,000 idle ones for a free slot.
+        gc_log = str(ctx.workspace.path / f"idle-{kind}-gc.txt")
         chat = ctx.workspace.chat(
             ctx.workspace.database(kind),
-            env={"WORKER_CONNECTIONS": str(count + 1000)},
+            env={"WORKER_CONNECTIONS": str(count + 1000), "BENCH_GC_LOG": gc_log},
             cores=ctx.server_cores,
         )
         idlers = register_many(chat.base_url, 50)
@@ -1020,6 +1039,7 @@ def idle_connections(ctx: Context) -> None:
             [a.cookies for a in idlers],
             None,
             (chat.base_url, talker.cookies, small_room),
+            gc_log,
         )
         ctx.workspace.stop(chat)
         ctx.extra[f"idle_{kind}"] = got
@@ -1052,6 +1072,8 @@ def idle_connections(ctx: Context) -> None:
                 got["idle_cpu_share"] * 100,
                 "% of a core",
                 base["idle_cpu_share"] * 100,
+                notes=f"over one ping interval (25 s); garbage collections of 5 ms or more: "
+                f"{_collections(got['gc_idle'])} (relay {_collections(base['gc_idle'])})",
             )
         )
         ctx.add(
@@ -1064,7 +1086,9 @@ def idle_connections(ctx: Context) -> None:
                     "ms",
                     base["small_p99"],
                     "≤ 20",
-                    notes=f"p50 {fmt(got['small_p50'])} ms",
+                    notes=f"p50 {fmt(got['small_p50'])} ms; garbage collections of 5 ms or "
+                    f"more meanwhile: {_collections(got['gc_small'])} "
+                    f"(relay {_collections(base['gc_small'])})",
                 ),
                 at_most(20),
             )
