@@ -5,7 +5,6 @@ Everything of the production settings is kept (they are read from the file itsel
 only ``post_worker_init`` is extended to start :mod:`bench.probe` in the worker.
 """
 
-import os
 import runpy
 from pathlib import Path
 
@@ -16,9 +15,6 @@ _chat_post_worker_init = _settings["post_worker_init"]
 
 def post_worker_init(worker: object) -> None:
     _chat_post_worker_init(worker)
-    from bench.probe import start, watch_gc
+    from bench.probe import start_from_environment
 
-    if os.environ.get("BENCH_LOOP_PROBE"):
-        start(os.environ["BENCH_LOOP_PROBE"])
-    elif os.environ.get("BENCH_GC_LOG"):
-        watch_gc(os.environ["BENCH_GC_LOG"])
+    start_from_environment()

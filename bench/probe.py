@@ -19,7 +19,9 @@ says *what* blocked.
 from __future__ import annotations
 
 import gc
+import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import gevent
@@ -47,6 +49,16 @@ def start(path: str) -> None:
     watch_gc(path + ".gc")
 
 
+def start_from_environment() -> None:
+    """In a worker (gunicorn's ``post_worker_init``): the loop probe and its collection
+    log if ``BENCH_LOOP_PROBE`` names a file, else the collection log alone if
+    ``BENCH_GC_LOG`` does, else nothing."""
+    if os.environ.get("BENCH_LOOP_PROBE"):
+        start(os.environ["BENCH_LOOP_PROBE"])
+    elif os.environ.get("BENCH_GC_LOG"):
+        watch_gc(os.environ["BENCH_GC_LOG"])
+
+
 def watch_gc(path: str) -> None:
     """Log every garbage collection of 5 ms or more: a full collection of a big heap runs
     wherever an allocation triggers it, and blocks the loop for its whole length."""
@@ -71,17 +83,12 @@ def max_blocked_ms(path: str, since: float, until: float) -> dict[str, float]:
     """Between two unix times: the longest overrun (wall), the most CPU the loop spent in
     one overrun (busy), and how many overruns reached 20 ms of each."""
     found = {"wall": 0.0, "busy": 0.0, "wall_over_20": 0, "busy_over_20": 0}
-    try:
-        lines = Path(path).read_text().splitlines()
-    except FileNotFoundError:
-        return found
-    for line in lines:
-        stamp, wall, busy = (float(field) for field in line.split())
-        if since <= stamp <= until:
-            found["wall"] = max(found["wall"], wall)
-            found["busy"] = max(found["busy"], busy)
-            found["wall_over_20"] += wall >= 20
-            found["busy_over_20"] += busy >= 20
+    for fields in _logged_between(path, since, until):
+        wall, busy = float(fields[0]), float(fields[1])
+        found["wall"] = max(found["wall"], wall)
+        found["busy"] = max(found["busy"], busy)
+        found["wall_over_20"] += wall >= 20
+        found["busy_over_20"] += busy >= 20
     return found
 
 
@@ -89,15 +96,22 @@ def gc_pauses(path: str, since: float, until: float) -> dict[str, float]:
     """Between two unix times, from a ``watch_gc`` log: the longest collection (ms), the
     longest full one, and how many took 5 ms or more."""
     found = {"longest_ms": 0.0, "longest_full_ms": 0.0, "over_5ms": 0}
+    for elapsed, generation, _collected in _logged_between(path, since, until):
+        found["longest_ms"] = max(found["longest_ms"], float(elapsed))
+        if generation == "gen2":
+            found["longest_full_ms"] = max(found["longest_full_ms"], float(elapsed))
+        found["over_5ms"] += 1
+    return found
+
+
+def _logged_between(path: str, since: float, until: float) -> Iterator[list[str]]:
+    """The fields after the time stamp of each line of a log of this module logged
+    between two unix times; none if nothing was logged (no file)."""
     try:
         lines = Path(path).read_text().splitlines()
     except FileNotFoundError:
-        return found
+        return
     for line in lines:
-        stamp, elapsed, generation, _collected = line.split()
+        stamp, *fields = line.split()
         if since <= float(stamp) <= until:
-            found["longest_ms"] = max(found["longest_ms"], float(elapsed))
-            if generation == "gen2":
-                found["longest_full_ms"] = max(found["longest_full_ms"], float(elapsed))
-            found["over_5ms"] += 1
-    return found
+            yield fields

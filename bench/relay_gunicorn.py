@@ -19,9 +19,6 @@ control_socket_disable = True
 if os.environ.get("BENCH_LOOP_PROBE") or os.environ.get("BENCH_GC_LOG"):
 
     def post_worker_init(worker: object) -> None:
-        from bench.probe import start, watch_gc
+        from bench.probe import start_from_environment
 
-        if os.environ.get("BENCH_LOOP_PROBE"):
-            start(os.environ["BENCH_LOOP_PROBE"])
-        else:
-            watch_gc(os.environ["BENCH_GC_LOG"])
+        start_from_environment()

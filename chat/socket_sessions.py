@@ -64,10 +64,10 @@ class SocketEventContext(RequestContext):
     """
 
     def match_request(self) -> None:
-        environ = self.request.environ
         # The saved session marks a socket's events wherever its environ came from
         # (Flask-SocketIO's test client builds one without the trailing slash).
-        if not (self.request.path.startswith(SOCKET_PATH) or _SAVED_SESSION in environ):
+        request = self.request
+        if not (request.path.startswith(SOCKET_PATH) or _SAVED_SESSION in request.environ):
             super().match_request()
 
 
