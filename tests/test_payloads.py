@@ -8,6 +8,7 @@ tests hold the two equal for every kind of message a room can hold.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
@@ -15,8 +16,10 @@ from sqlalchemy import select
 
 from chat.extensions import db, socketio
 from chat.models import Message, User
-from chat.payloads import message_payload, message_payloads
+from chat.payloads import id_text, message_payload, message_payloads, utc_iso
 from chat.schemas import MessageSchema
+from chat.services import messages
+from chat.services.stored_messages import SharedUuid
 
 pytestmark = pytest.mark.both_databases
 
@@ -100,3 +103,38 @@ def test_the_push_and_ack_payload_of_an_orm_message_is_the_schema_dump(
         schema = MessageSchema()
         assert [message_payload(m) for m in stored] == [schema.dump(m) for m in stored]
         assert message_payloads(stored) == MessageSchema(many=True).dump(stored)
+
+
+def test_a_page_parses_each_distinct_id_once(app: Flask, varied_room, db_backend: str) -> None:
+    """Item 19 (docs/performance.md): on SQLite, where ids come back as text, a page's
+    rows share one ``UUID`` per distinct id; PostgreSQL's driver makes them itself."""
+    room, alice = varied_room
+    with app.app_context():
+        page = messages.history(db.session.get(User, uuid.UUID(alice.id)), uuid.UUID(room["id"]))
+        processor = SharedUuid().dialect_impl(db.engine.dialect).result_processor(
+            db.engine.dialect, None
+        )
+    assert [m.room_id for m in page] == [uuid.UUID(room["id"])] * 5
+    alices = [m for m in page if m.sender_id == uuid.UUID(alice.id)]
+    assert len(alices) == 2
+    if db_backend == "sqlite":
+        assert len({id(m.room_id) for m in page}) == 1
+        assert alices[0].sender_id is alices[1].sender_id is alices[0].sender.id
+    else:
+        assert processor is None
+
+
+@pytest.mark.parametrize("microsecond", [0, 123456])
+def test_a_naive_timestamp_is_written_as_utc(microsecond: int) -> None:
+    naive = datetime(2026, 11, 26, 9, 30, 5, microsecond)
+    aware = naive.replace(tzinfo=UTC)
+
+    assert utc_iso(naive) == utc_iso(aware) == aware.isoformat()
+    assert datetime.fromisoformat(utc_iso(naive)) == aware
+
+
+def test_an_ids_text_is_its_str() -> None:
+    some_id = uuid.uuid4()
+
+    assert id_text(some_id) == str(some_id)
+    assert id_text(uuid.UUID(str(some_id))) == str(some_id)  # an equal id, another object

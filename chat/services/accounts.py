@@ -12,7 +12,7 @@ import uuid
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..database import write_transaction
@@ -91,6 +91,11 @@ def verify_password(user: User, password: str) -> bool:
         return False
 
 
+# Built once: ``session.get`` builds its statement and cache key anew on each call, which
+# cost a fifth of loading the user, on every request (docs/performance.md, item 19).
+_USER_BY_ID = select(User).where(User.id == bindparam("user_id"))
+
+
 def load_user(user_id: str) -> User | None:
     """Flask-Login's loader: ``"<uuid>:<session epoch>"`` from the session or remember cookie.
 
@@ -104,7 +109,7 @@ def load_user(user_id: str) -> User | None:
         epoch = int(raw_epoch) if raw_epoch else 0
     except (TypeError, ValueError):
         return None
-    user = db.session.get(User, key)
+    user = db.session.execute(_USER_BY_ID, {"user_id": key}).scalar_one_or_none()
     if user is None or user.session_epoch != epoch:
         return None
     return user

@@ -13,9 +13,22 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, cast, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Dialect,
+    Select,
+    String,
+    TypeDecorator,
+    Uuid,
+    cast,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
 
 from ..extensions import db
 from ..models import Message, MessageMention, Profile, User
@@ -23,13 +36,49 @@ from . import avatars
 
 _messages = Message.__table__
 _mentions = MessageMention.__table__
+
+# How many distinct ids each page column keeps parsed (a few hundred KB at most).
+SHARED_IDS = 4096
+
+
+class SharedUuid(TypeDecorator[uuid.UUID]):
+    """``Uuid`` for the id columns of page queries: each distinct value read back is parsed
+    once and the ``UUID`` shared, where the driver hands ids back as text (SQLite).
+
+    A page of 50 rows carries 150 ids (room, sender, sender's user row) and few distinct
+    ones: one room, a handful of senders. Parsing every one of them was a tenth of a
+    history page's CPU on SQLite (docs/performance.md, item 19). ``UUID`` objects are
+    immutable, so sharing one between rows, pages and greenlets changes nothing else.
+    PostgreSQL's driver makes the ``UUID`` itself: no processing to share there.
+    """
+
+    impl = Uuid
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        parse = self.impl_instance.result_processor(dialect, coltype)
+        if parse is None:
+            return None
+        # SQLAlchemy asks once per dialect and keeps the answer: one cache per instance.
+        return lru_cache(maxsize=SHARED_IDS)(parse)
+
+
+# One instance for every id column of the pages: one cache, so that a sender's id is
+# the same object as sender and as the row's sender_id.
+_SHARED_UUID = SharedUuid()
+
+
+def _shared_ids(column: ColumnElement[uuid.UUID], name: str) -> ColumnElement[uuid.UUID]:
+    return type_coerce(column, _SHARED_UUID).label(name)
+
+
 # What a page query selects: the row's own columns, in StoredMessage's field order.
 PAGE_COLUMNS = (
     _messages.c.id,
-    _messages.c.room_id,
+    _shared_ids(_messages.c.room_id, "room_id"),
     _messages.c.seq,
     _messages.c.change_seq,
-    _messages.c.sender_id,
+    _shared_ids(_messages.c.sender_id, "sender_id"),
     _messages.c.body,
     _messages.c.client_id,
     _messages.c.created_at,
@@ -83,7 +132,7 @@ _profiles = Profile.__table__
 # A page's sender columns, joined to its rows: a sender comes with each of their
 # messages (a few bytes more per row) instead of costing a query of its own.
 _SENDER_COLUMNS = (
-    _users.c.id.label("sender_user_id"),
+    _shared_ids(_users.c.id, "sender_user_id"),
     _profiles.c.display_name.label("sender_display_name"),
     _profiles.c.avatar.label("sender_avatar"),
     _users.c.created_at.label("sender_created_at"),
@@ -148,4 +197,8 @@ def _mentioned_ids(aggregated: str | None) -> list[uuid.UUID]:
     """The ids of ``_MENTIONED_IDS``, in order (the aggregate's own order is unspecified)."""
     if not aggregated:
         return []
-    return sorted(uuid.UUID(text) for text in aggregated.split(","))
+    return sorted(_parse_id(text) for text in aggregated.split(","))
+
+
+# The mentions' ids come as text on both databases (the aggregate casts them).
+_parse_id = lru_cache(maxsize=SHARED_IDS)(uuid.UUID)
