@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError
 
 from chat.errors import NotFound, Unauthorized
@@ -441,13 +441,15 @@ def test_members_among_answers_for_more_pairs_than_one_query_holds(app: Flask, m
     assert set(found.values()) == {version}
 
 
-def test_members_among_looks_each_pair_up_in_the_index_on_sqlite(app: Flask) -> None:
-    """SQLite answered an IN list of two pairs or more by scanning every membership."""
+@pytest.mark.parametrize("slots", sorted(permissions._MEMBERS_AMONG))
+def test_members_among_looks_each_pair_up_in_the_index_on_sqlite(app: Flask, slots: int) -> None:
+    """SQLite answered an IN list of two pairs or more by scanning every membership;
+    every size of the lookup's statement searches the index instead."""
     with app.app_context():
         connection = db.session.connection()
         if connection.dialect.name != "sqlite":  # CHAT_TESTS_ALL_DATABASES runs it on both
             pytest.skip("a plan of SQLite's")
-        statement = permissions._MEMBERS_AMONG.compile(dialect=connection.dialect)
+        statement = permissions._MEMBERS_AMONG[slots].compile(dialect=connection.dialect)
         plan = connection.exec_driver_sql(
             f"EXPLAIN QUERY PLAN {statement}", (None,) * len(statement.positiontup)
         ).all()
@@ -457,6 +459,31 @@ def test_members_among_looks_each_pair_up_in_the_index_on_sqlite(app: Flask) -> 
         for step in steps
     ), steps
     assert not any(step.startswith("SCAN room_members") for step in steps), steps
+
+
+@pytest.mark.both_databases
+@pytest.mark.parametrize("count", [1, 2, 3, 5, 16])
+def test_members_among_takes_the_smallest_statement_that_holds_the_pairs(
+    app: Flask, make_user, count: int
+) -> None:
+    """A lone send's lookup binds one pair, not a batch's worth of empty slots
+    (docs/performance.md, item 20), and every size answers the same."""
+    owner, outsider = make_user("Owner"), make_user("Outsider")
+    rooms = [uuid.UUID(owner.create_room(f"room {n}")["id"]) for n in range(count)]
+    owner_id, outsider_id = uuid.UUID(owner.id), uuid.UUID(outsider.id)
+    pairs = [(room, owner_id) for room in rooms[:-1]] + [(rooms[-1], outsider_id)]
+    executed: list[int] = []
+
+    def count_slots(_conn, _cursor, _statement, parameters, _context, _many) -> None:
+        executed.append(len(parameters) // 2)
+
+    with app.app_context():
+        connection = db.session.connection()
+        event.listen(connection, "before_cursor_execute", count_slots)
+        found = permissions.members_among(connection, pairs)
+    expected_slots = min(size for size in permissions._MEMBERS_AMONG if size >= count)
+    assert executed == [expected_slots]
+    assert set(found) == {(room, owner_id) for room in rooms[:-1]}
 
 
 @pytest.mark.both_databases

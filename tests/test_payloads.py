@@ -111,8 +111,8 @@ def test_a_page_parses_each_distinct_id_once(app: Flask, varied_room, db_backend
     room, alice = varied_room
     with app.app_context():
         page = messages.history(db.session.get(User, uuid.UUID(alice.id)), uuid.UUID(room["id"]))
-        processor = SharedUuid().dialect_impl(db.engine.dialect).result_processor(
-            db.engine.dialect, None
+        processor = (
+            SharedUuid().dialect_impl(db.engine.dialect).result_processor(db.engine.dialect, None)
         )
     assert [m.room_id for m in page] == [uuid.UUID(room["id"])] * 5
     alices = [m for m in page if m.sender_id == uuid.UUID(alice.id)]

@@ -24,6 +24,7 @@ from datetime import datetime
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     and_,
     bindparam,
     exists,
@@ -71,25 +72,36 @@ def sender_version(user_id: ColumnElement) -> tuple[ColumnElement, ColumnElement
 # two pairs or more, and an expanding IN list made SQLAlchemy rewrite the statement at
 # every execution (docs/performance.md, item 15).
 PAIRS_PER_QUERY = GroupCommit.max_batch  # a batch's pairs in one query
-_SLOTS = [f"{kind}_{slot}" for slot in range(PAIRS_PER_QUERY) for kind in ("room", "user")]
-# SELECT … UNION ALL, not VALUES: SQLAlchemy caches no statement holding a VALUES of
-# bound parameters, and compiling this one on every batch cost more than running it.
-_pairs = union_all(
-    *(
-        select(
-            bindparam(f"room_{slot}", type_=RoomMember.room_id.type).label("room_id"),
-            bindparam(f"user_{slot}", type_=RoomMember.user_id.type).label("user_id"),
+
+
+def _members_among_statement(slots: int) -> Select:
+    # SELECT … UNION ALL, not VALUES: SQLAlchemy caches no statement holding a VALUES of
+    # bound parameters, and compiling this one on every batch cost more than running it.
+    pairs = union_all(
+        *(
+            select(
+                bindparam(f"room_{slot}", type_=RoomMember.room_id.type).label("room_id"),
+                bindparam(f"user_{slot}", type_=RoomMember.user_id.type).label("user_id"),
+            )
+            for slot in range(slots)
         )
-        for slot in range(PAIRS_PER_QUERY)
+    ).cte("pairs")
+    return select(
+        RoomMember.room_id, RoomMember.user_id, *sender_version(RoomMember.user_id)
+    ).join_from(
+        pairs,
+        RoomMember,
+        and_(RoomMember.room_id == pairs.c.room_id, RoomMember.user_id == pairs.c.user_id),
     )
-).cte("pairs")
-_MEMBERS_AMONG = select(
-    RoomMember.room_id, RoomMember.user_id, *sender_version(RoomMember.user_id)
-).join_from(
-    _pairs,
-    RoomMember,
-    and_(RoomMember.room_id == _pairs.c.room_id, RoomMember.user_id == _pairs.c.user_id),
+
+
+# One statement per power of two of slots up to PAIRS_PER_QUERY, the smallest that holds
+# the pairs taken: a lone send (one pair) filled 16 slots, and binding and joining the
+# 15 empty ones was about half of the lookup's cost (docs/performance.md, item 20).
+_SLOT_COUNTS = sorted(
+    {min(2**power, PAIRS_PER_QUERY) for power in range(PAIRS_PER_QUERY.bit_length() + 1)}
 )
+_MEMBERS_AMONG = {slots: _members_among_statement(slots) for slots in _SLOT_COUNTS}
 
 
 def members_among(
@@ -100,11 +112,14 @@ def members_among(
     wanted = list(set(pairs))
     found: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, datetime | None]] = {}
     for start in range(0, len(wanted), PAIRS_PER_QUERY):
-        params: dict[str, uuid.UUID | None] = dict.fromkeys(_SLOTS)
-        for slot, (room_id, user_id) in enumerate(wanted[start : start + PAIRS_PER_QUERY]):
+        taken = wanted[start : start + PAIRS_PER_QUERY]
+        slots = next(size for size in _MEMBERS_AMONG if size >= len(taken))
+        params: dict[str, uuid.UUID | None] = {}
+        for slot in range(slots):
+            room_id, user_id = taken[slot] if slot < len(taken) else (None, None)
             params[f"room_{slot}"], params[f"user_{slot}"] = room_id, user_id
         for room_id, user_id, epoch, profile_updated_at in connection.execute(
-            _MEMBERS_AMONG, params
+            _MEMBERS_AMONG[slots], params
         ):
             found[room_id, user_id] = (epoch, profile_updated_at)
     return found
