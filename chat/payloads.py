@@ -36,7 +36,7 @@ def utc_iso(moment: datetime | None) -> str | None:
 
 
 # An id's text, kept for the ids that recur: a page's room and senders, a room's pushes.
-# ``UUID`` is immutable and its text never changes; a few hundred KB at most.
+# ``UUID`` is immutable and its text never changes; about 1 MB when full.
 id_text = lru_cache(maxsize=4096)(str)
 
 

@@ -19,7 +19,7 @@ from chat.models import Message, User
 from chat.payloads import id_text, message_payload, message_payloads, utc_iso
 from chat.schemas import MessageSchema
 from chat.services import messages
-from chat.services.stored_messages import SharedUuid
+from chat.services.stored_messages import SharedUuid, _mentioned_ids
 
 pytestmark = pytest.mark.both_databases
 
@@ -122,6 +122,17 @@ def test_a_page_parses_each_distinct_id_once(app: Flask, varied_room, db_backend
         assert alices[0].sender_id is alices[1].sender_id is alices[0].sender.id
     else:
         assert processor is None
+
+
+def test_a_mentioned_id_is_parsed_once() -> None:
+    first, second = uuid.uuid4(), uuid.uuid4()
+
+    parsed = _mentioned_ids(f"{second.hex},{first.hex}")  # SQLite's text, any order
+    again = _mentioned_ids(f"{first.hex},{second.hex}")
+
+    assert parsed == again == sorted([first, second])
+    assert all(one is other for one, other in zip(parsed, again, strict=True))
+    assert _mentioned_ids(f"{first},{second}") == parsed  # PostgreSQL's text form
 
 
 @pytest.mark.parametrize("microsecond", [0, 123456])

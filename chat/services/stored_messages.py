@@ -37,7 +37,8 @@ from . import avatars
 _messages = Message.__table__
 _mentions = MessageMention.__table__
 
-# How many distinct ids each page column keeps parsed (a few hundred KB at most).
+# How many distinct ids the page queries keep parsed, all columns together (and the
+# mentions apart): about 1 MB when full.
 SHARED_IDS = 4096
 
 
