@@ -97,7 +97,7 @@ def _members_among_statement(slots: int) -> Select:
 
 # One statement per power of two of slots up to PAIRS_PER_QUERY, the smallest that holds
 # the pairs taken: a lone send (one pair) filled 16 slots, and binding and joining the
-# 15 empty ones was about half of the lookup's cost (docs/performance.md, item 20).
+# 15 empty ones cost it about 6 % of its CPU (docs/performance.md, item 20).
 _SLOT_COUNTS = sorted(
     {min(2**power, PAIRS_PER_QUERY) for power in range(PAIRS_PER_QUERY.bit_length() + 1)}
 )
