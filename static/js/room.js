@@ -83,12 +83,16 @@
     const own = message.sender_id === userId;
     const mentionsMe = (message.mentions || []).includes(userId) && !message.deleted;
     const highlighted = li.classList.contains("highlighted");
+    // Grouping is the layout's (below); kept until it runs, so that refilling a message
+    // never shows its header for a frame and moves everything under it.
+    const grouped = li.classList.contains("grouped");
     li.className =
       "message" +
       (own ? " own" : "") +
       (message.deleted ? " deleted" : "") +
       (mentionsMe ? " mentions-me" : "") +
-      (highlighted ? " highlighted" : "");
+      (highlighted ? " highlighted" : "") +
+      (grouped ? " grouped" : "");
     li.id = `message-${message.seq}`;
     li.dataset.id = String(message.id);
     li.dataset.seq = String(message.seq);
@@ -156,35 +160,40 @@
     return actions;
   }
 
-  // Group consecutive messages of one sender, and separate days (the viewer's time zone).
+  // Group consecutive messages of one sender, and separate days (the viewer's time zone):
+  // at once for the page as loaded, then at most once a frame as messages arrive.
   let relayoutQueued = false;
   function relayout() {
     if (relayoutQueued) return;
     relayoutQueued = true;
     requestAnimationFrame(() => {
       relayoutQueued = false;
-      list.querySelectorAll("li.day-separator").forEach((el) => el.remove());
-      let previous = null;
-      for (const li of list.querySelectorAll("li.message[data-seq]")) {
-        const when = new Date(li.dataset.createdAt);
-        const prevWhen = previous ? new Date(previous.dataset.createdAt) : null;
-        const newDay = !prevWhen || prevWhen.toDateString() !== when.toDateString();
-        if (newDay) {
-          const separator = document.createElement("li");
-          separator.className = "day-separator";
-          separator.setAttribute("role", "separator");
-          separator.textContent = dayLabel(when);
-          li.before(separator);
-        }
-        const grouped =
-          !newDay &&
-          previous &&
-          previous.dataset.senderId === li.dataset.senderId &&
-          when - prevWhen < GROUP_WINDOW_MS;
-        li.classList.toggle("grouped", Boolean(grouped));
-        previous = li;
-      }
+      layoutMessages();
     });
+  }
+
+  function layoutMessages() {
+    list.querySelectorAll("li.day-separator").forEach((el) => el.remove());
+    let previous = null;
+    for (const li of list.querySelectorAll("li.message[data-seq]")) {
+      const when = new Date(li.dataset.createdAt);
+      const prevWhen = previous ? new Date(previous.dataset.createdAt) : null;
+      const newDay = !prevWhen || prevWhen.toDateString() !== when.toDateString();
+      if (newDay) {
+        const separator = document.createElement("li");
+        separator.className = "day-separator";
+        separator.setAttribute("role", "separator");
+        separator.textContent = dayLabel(when);
+        li.before(separator);
+      }
+      const grouped =
+        !newDay &&
+        previous &&
+        previous.dataset.senderId === li.dataset.senderId &&
+        when - prevWhen < GROUP_WINDOW_MS;
+      li.classList.toggle("grouped", Boolean(grouped));
+      previous = li;
+    }
   }
 
   const byId = (id) => list.querySelector(`li.message[data-id="${CSS.escape(String(id))}"]`);
@@ -516,7 +525,8 @@
     if (body && !li.classList.contains("deleted")) body.dataset.raw = body.textContent;
     decorate(li);
   });
-  relayout();
+  // Laid out before the first scroll, which must see the page's final heights.
+  layoutMessages();
   client.pending(roomId).forEach(showOutboxItem);
   const highlighted = list.querySelector("li.highlighted");
   if (highlighted) highlighted.scrollIntoView({ block: "center" });
