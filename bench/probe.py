@@ -21,7 +21,7 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import gevent
@@ -49,14 +49,25 @@ def start(path: str) -> None:
     watch_gc(path + ".gc")
 
 
+# What a server's environment names to have this module started in its worker: the loop
+# probe's file (its collection log beside it), or a collection log alone.
+LOOP_PROBE_ENV = "BENCH_LOOP_PROBE"
+GC_LOG_ENV = "BENCH_GC_LOG"
+
+
+def wanted(environ: Mapping[str, str]) -> bool:
+    """Whether a server started with ``environ`` should run ``start_from_environment``."""
+    return bool(environ.get(LOOP_PROBE_ENV) or environ.get(GC_LOG_ENV))
+
+
 def start_from_environment() -> None:
     """In a worker (gunicorn's ``post_worker_init``): the loop probe and its collection
     log if ``BENCH_LOOP_PROBE`` names a file, else the collection log alone if
     ``BENCH_GC_LOG`` does, else nothing."""
-    if os.environ.get("BENCH_LOOP_PROBE"):
-        start(os.environ["BENCH_LOOP_PROBE"])
-    elif os.environ.get("BENCH_GC_LOG"):
-        watch_gc(os.environ["BENCH_GC_LOG"])
+    if os.environ.get(LOOP_PROBE_ENV):
+        start(os.environ[LOOP_PROBE_ENV])
+    elif os.environ.get(GC_LOG_ENV):
+        watch_gc(os.environ[GC_LOG_ENV])
 
 
 def watch_gc(path: str) -> None:

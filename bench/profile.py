@@ -151,9 +151,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             server = workspace.chat(workspace.database(args.database), cores=[SERVER_CORE])
             url = server.base_url
-        count = {"send": 1, "throughput": 10, "fanout": args.members + 1, "history": 1}.get(
-            args.load, 50
-        )
+        # Accounts: idle connections belong to 50 people, as in scenario 5.
+        count = {
+            "send": 1,
+            "throughput": 10,
+            "fanout": args.members + 1,
+            "history": 1,
+            "idle": 50,
+        }[args.load]
         if args.relay:
             accounts = [RelayAccount(server.base_url) for _ in range(count)]
         elif count == 1:

@@ -16,9 +16,9 @@ errorlog = "-"
 loglevel = "warning"
 control_socket_disable = True
 
-if os.environ.get("BENCH_LOOP_PROBE") or os.environ.get("BENCH_GC_LOG"):
 
-    def post_worker_init(worker: object) -> None:
-        from bench.probe import start_from_environment
+def post_worker_init(worker: object) -> None:
+    # The loop probe or the collection log, if the bench asked for one (bench/probe.py).
+    from bench.probe import start_from_environment
 
-        start_from_environment()
+    start_from_environment()

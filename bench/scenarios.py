@@ -614,7 +614,7 @@ def fanout(ctx: Context) -> None:
     # Both servers log their garbage collections: a full one holds the loop for its whole
     # length, which with 1,000 sockets open is the tail of this scenario (item 17).
     relay_gc_log = str(ctx.workspace.path / "fanout-relay-gc.txt")
-    relay = ctx.workspace.relay(env={"BENCH_GC_LOG": relay_gc_log}, cores=ctx.server_cores)
+    relay = ctx.workspace.relay(env={probe.GC_LOG_ENV: relay_gc_log}, cores=ctx.server_cores)
     relay_members = [RelayAccount(relay.base_url) for _ in range(count - 1)]
     base = {
         role: fanout_run(
@@ -634,7 +634,7 @@ def fanout(ctx: Context) -> None:
     for kind in ctx.databases:
         gc_log = str(ctx.workspace.path / f"fanout-{kind}-gc.txt")
         chat = ctx.workspace.chat(
-            ctx.workspace.database(kind), env={"BENCH_GC_LOG": gc_log}, cores=ctx.server_cores
+            ctx.workspace.database(kind), env={probe.GC_LOG_ENV: gc_log}, cores=ctx.server_cores
         )
         accounts = register_many(chat.base_url, count)
         room_id = room_of(accounts[0], accounts, "Fan-out")
@@ -833,7 +833,7 @@ def loop_health(ctx: Context) -> None:
 
     probe_path = str(ctx.workspace.path / "relay-probe.txt")
     relay = ctx.workspace.relay(
-        env={"BENCH_LOOP_PROBE": probe_path, **gevent_env}, cores=ctx.server_cores
+        env={probe.LOOP_PROBE_ENV: probe_path, **gevent_env}, cores=ctx.server_cores
     )
     common = {"url": relay_url(relay, "h"), "room_id": "h", "transport": "websocket"}
     base = measure(
@@ -855,7 +855,7 @@ def loop_health(ctx: Context) -> None:
         probe_path = str(ctx.workspace.path / f"chat-probe-{kind}.txt")
         database = ctx.workspace.database(kind)
         chat = ctx.workspace.chat(
-            database, env={"BENCH_LOOP_PROBE": probe_path, **gevent_env}, cores=ctx.server_cores
+            database, env={probe.LOOP_PROBE_ENV: probe_path, **gevent_env}, cores=ctx.server_cores
         )
         reader, prober = register(chat.base_url), register(chat.base_url)
         room_id = room_of(reader, [prober], "Health")
@@ -1011,7 +1011,7 @@ def idle_connections(ctx: Context) -> None:
         }
 
     relay_gc_log = str(ctx.workspace.path / "idle-relay-gc.txt")
-    relay = ctx.workspace.relay(env={"BENCH_GC_LOG": relay_gc_log}, cores=ctx.server_cores)
+    relay = ctx.workspace.relay(env={probe.GC_LOG_ENV: relay_gc_log}, cores=ctx.server_cores)
     base = measure(
         relay,
         relay.base_url,
@@ -1027,7 +1027,7 @@ def idle_connections(ctx: Context) -> None:
         gc_log = str(ctx.workspace.path / f"idle-{kind}-gc.txt")
         chat = ctx.workspace.chat(
             ctx.workspace.database(kind),
-            env={"WORKER_CONNECTIONS": str(count + 1000), "BENCH_GC_LOG": gc_log},
+            env={"WORKER_CONNECTIONS": str(count + 1000), probe.GC_LOG_ENV: gc_log},
             cores=ctx.server_cores,
         )
         idlers = register_many(chat.base_url, 50)

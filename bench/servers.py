@@ -26,6 +26,8 @@ from pathlib import Path
 
 import requests
 
+from . import probe
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BENCH_DIR = PROJECT_DIR / "bench"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -215,7 +217,7 @@ class Server:
             # The production settings; under scenarios 3 and 8 the same, plus the loop
             # probe or the garbage collector's log.
             config = "gunicorn.conf.py"
-            if self.env.get("BENCH_LOOP_PROBE") or self.env.get("BENCH_GC_LOG"):
+            if probe.wanted(self.env):
                 config = str(BENCH_DIR / "chat_gunicorn.py")
             command = [sys.executable, "-m", "gunicorn", "-c", config, "wsgi:app"]
         else:
@@ -238,14 +240,14 @@ class Server:
             preexec_fn=pin_to(self.cores),
         )
         deadline = time.monotonic() + 30
-        probe = "/api/csrf" if self.kind == "chat" else "/healthz"
+        ready_path = "/api/csrf" if self.kind == "chat" else "/healthz"
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(
                     f"{self.kind} server exited:\n{self.log_path.read_text()[-3000:]}"
                 )
             try:
-                if requests.get(self.base_url + probe, timeout=1).ok:
+                if requests.get(self.base_url + ready_path, timeout=1).ok:
                     break
             except requests.RequestException:
                 pass
