@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
+from . import read_requests
 from .errors import Unavailable
 from .extensions import db
 
@@ -35,6 +36,8 @@ DatabaseError = DBAPIError | PoolTimeout
 def configure_engine(app: Flask) -> None:
     """Attach the SQLite pragmas and transaction control to the app's engine."""
     engine = db.engine
+    if engine.dialect.name == "postgresql":
+        read_requests.init_app(app, engine, db.session)
     if engine.dialect.name != "sqlite":
         return
     busy_timeout_ms = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
@@ -89,6 +92,7 @@ def begin_write() -> None:
     """Start the session's next transaction as a writer (after ``end_read_transaction``)."""
     session = db.session()
     end_read_transaction()
+    read_requests.stop_reading(session)
     options = _as_writer(db.engine.dialect.name)
     if options:
         session.connection(execution_options=options)

@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 
 from .apidoc import ChatApi
+from .read_requests import ReadAwareSession
 from .search_index import include_in_autogenerate
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -24,7 +25,8 @@ NAMING_CONVENTION = {
 # Committed rows stay readable: pushing a message after its commit needs no reload.
 db = SQLAlchemy(
     metadata=MetaData(naming_convention=NAMING_CONVENTION),
-    session_options={"expire_on_commit": False},
+    # A read request's session reads outside a transaction on PostgreSQL (read_requests).
+    session_options={"expire_on_commit": False, "class_": ReadAwareSession},
 )
 migrate = Migrate(include_name=include_in_autogenerate)
 login_manager = LoginManager()

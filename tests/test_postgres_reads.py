@@ -1,0 +1,122 @@
+"""On PostgreSQL a read request runs outside a transaction, and every write keeps one.
+
+``chat/database.py`` hands a GET request's session an AUTOCOMMIT connection: at READ
+COMMITTED each statement sees its own snapshot either way, and the transaction only
+cost two round trips (docs/performance.md, item 21). These tests watch the driver's
+transaction status after each statement: IDLE means the statement ran on its own,
+INTRANS inside a transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Engine, event, select, update
+
+from chat.database import write_transaction
+from chat.extensions import db
+from chat.models import Profile
+
+from .conftest import fresh_app
+
+
+@pytest.fixture
+def app(tmp_path: Path, migrated_template: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The usual app, always on PostgreSQL (what these tests are about)."""
+    with fresh_app(tmp_path, migrated_template, "postgresql", request) as made:
+        yield made
+
+
+IDLE = TransactionStatus.IDLE
+INTRANS = TransactionStatus.INTRANS
+
+
+def _engine(app: Flask) -> Engine:
+    with app.app_context():
+        return db.engine
+
+
+def _watch_statements(app: Flask) -> list[tuple[str, TransactionStatus]]:
+    """Each statement the app runs from now on, with the transaction status after it."""
+    seen: list[tuple[str, TransactionStatus]] = []
+
+    @event.listens_for(_engine(app), "after_cursor_execute")
+    def _record(connection, _cursor, statement, _parameters, _context, _executemany) -> None:
+        seen.append((statement, connection.connection.driver_connection.info.transaction_status))
+
+    return seen
+
+
+def _watch_checkins(app: Flask) -> list[bool]:
+    """Whether each connection given back to the pool is still in autocommit."""
+    autocommit: list[bool] = []
+
+    @event.listens_for(_engine(app), "checkin")
+    def _record(dbapi_connection, _record) -> None:
+        autocommit.append(dbapi_connection.autocommit)
+
+    return autocommit
+
+
+def _send(user, room_id: str, body: str) -> None:
+    response = user.call("POST", f"/api/rooms/{room_id}/messages", json={"body": body})
+    assert response.status_code == 201, response.get_data(as_text=True)
+
+
+def test_a_history_page_reads_outside_a_transaction(app: Flask, make_user) -> None:
+    user = make_user("Reader")
+    room = user.create_room("Reads")
+    for body in ("one", "two", "three"):
+        _send(user, room["id"], body)
+    statements = _watch_statements(app)
+    checkins = _watch_checkins(app)
+
+    response = user.call("GET", f"/api/rooms/{room['id']}/messages")
+
+    assert response.status_code == 200
+    assert [m["body"] for m in response.get_json()["messages"]] == ["one", "two", "three"]
+    assert any("FROM users" in sql for sql, _ in statements), statements  # the user
+    assert any("FROM messages" in sql for sql, _ in statements), statements  # the page
+    assert {status for _, status in statements} == {IDLE}, statements
+    # The connection goes back to the pool as a transactional one.
+    assert checkins == [False]
+
+
+def test_a_send_still_writes_in_one_transaction(app: Flask, make_user) -> None:
+    user = make_user("Writer")
+    room = user.create_room("Writes")
+    statements = _watch_statements(app)
+
+    _send(user, room["id"], "stored")
+
+    assert any("INSERT INTO messages" in sql for sql, _ in statements), statements
+    assert {status for _, status in statements} == {INTRANS}, statements
+
+
+def test_a_write_inside_a_read_request_gets_a_transaction_of_its_own(app: Flask, make_user) -> None:
+    """A GET that writes (none does today) is still atomic: a failure keeps nothing."""
+
+    @app.get("/_probe/rename-then-fail")
+    def rename_then_fail():
+        db.session.scalar(select(Profile.display_name).limit(1))  # a read first
+        try:
+            with write_transaction() as session:
+                session.execute(update(Profile).values(display_name="Renamed"))
+                raise RuntimeError("after the update")
+        except RuntimeError:
+            return {"rolled_back": True}
+
+    user = make_user("Original")
+    statements = _watch_statements(app)
+
+    response = user.call("GET", "/_probe/rename-then-fail")
+
+    assert response.get_json() == {"rolled_back": True}
+    read, *written = statements
+    assert read[1] == IDLE
+    assert written and {status for _, status in written} == {INTRANS}, statements
+    assert user.call("GET", "/api/me").get_json()["display_name"] == "Original"
