@@ -46,6 +46,9 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # How long a SQLite writer waits for the lock before the send fails with 503.
     SQLITE_BUSY_TIMEOUT_MS = _env_int("SQLITE_BUSY_TIMEOUT_MS", 5000)
+    # A serving process checkpoints SQLite's WAL in the background this often, instead
+    # of in a writer's commit (chat/sqlite_checkpoints.py); 0 leaves it to SQLite.
+    SQLITE_CHECKPOINT_INTERVAL_MS = _env_int("SQLITE_CHECKPOINT_INTERVAL_MS", 100)
     # PostgreSQL pool, per instance (one gevent worker): a request or socket event holds a
     # connection only for its transaction; past size + overflow, callers wait up to the
     # pool timeout and then get 503. The connect timeout bounds a call while PostgreSQL is

@@ -11,7 +11,7 @@ monkey.patch_all()
 
 import gc  # noqa: E402
 
-from chat import create_app  # noqa: E402
+from chat import create_app, sqlite_checkpoints  # noqa: E402
 
 # Young collections after 50,000 new objects rather than 700 (docs/performance.md,
 # item 17). What a socket has in flight (queued packets, frames being written) used to
@@ -26,6 +26,8 @@ from chat import create_app  # noqa: E402
 GC_YOUNG_THRESHOLD = 50_000
 
 app = create_app()
+# SQLite's WAL checkpoints in the background, not in a send's commit (item 22).
+sqlite_checkpoints.start(app)
 # What start-up built (modules, mappers, schemas: most of the heap) lives as long as the
 # process. Frozen, it is left out of every full garbage collection, which otherwise
 # walked it all and held the event loop for ~80 ms each time (docs/performance.md).
