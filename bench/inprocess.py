@@ -1,7 +1,7 @@
 """The app's own CPU per send or per history page, in one process, without the network.
 
 ``python -m bench.inprocess send|batch|history [--postgres URL] [--count N]
-[--memberships N] [--batch-size N] [--profile]``
+[--memberships N] [--batch-size N] [--background-checkpoints] [--profile]``
 
 The full benchmark (``python -m bench``) measures what a client sees, with the
 server, the WebSocket stack and the load generators sharing two cores: right for
@@ -14,7 +14,9 @@ what comparing two versions of one function needs. ``batch`` stores batches of 1
 sends from 10 members of one room (``--batch-size``) the way group commit does (what scenario 2's
 load makes), without the event handlers: the CPU per stored message of the store
 alone. ``--memberships`` first fills the database with other rooms' memberships (a
-database in use, not one holding the bench's rooms only). ``--profile`` adds
+database in use, not one holding the bench's rooms only). ``send`` also prints its
+sends' p50 and p99 of wall time, and ``--background-checkpoints`` checkpoints SQLite's
+WAL as a serving process does (``chat/sqlite_checkpoints.py``). ``--profile`` adds
 cProfile's top functions (which slows everything by about 2x; compare shares).
 """
 
@@ -35,7 +37,7 @@ from pathlib import Path  # noqa: E402
 
 from flask_migrate import upgrade  # noqa: E402
 
-from chat import create_app  # noqa: E402
+from chat import create_app, sqlite_checkpoints  # noqa: E402
 from chat.extensions import db, socketio  # noqa: E402
 from chat.models import Profile, Room, RoomMember, User, utcnow  # noqa: E402
 from chat.services import messages  # noqa: E402
@@ -117,20 +119,26 @@ def signed_in(app):
     return client, room["id"]
 
 
-def send_loop(app) -> Callable[[int], None]:
+def send_loop(app, durations: list[float] | None = None) -> Callable[[int], None]:
+    """Sends one after another; each one's wall time goes to ``durations`` if given."""
     client, room_id = signed_in(app)
     sockets = socketio.test_client(app, flask_test_client=client)
     assert sockets.is_connected()
 
     def run(count: int) -> None:
         for number in range(count):
+            started = time.perf_counter()
             ack = sockets.emit(
                 "send_message",
                 {"room_id": room_id, "body": f"bench {number}", "client_id": uuid.uuid4().hex},
                 callback=True,
             )
+            if durations is not None:
+                durations.append(time.perf_counter() - started)
             assert ack["ok"], ack
-        sockets.get_received()  # the pushes, so that they do not pile up
+            if number % 500 == 499:
+                sockets.get_received()  # the pushes, so that they do not pile up
+        sockets.get_received()
 
     return run
 
@@ -197,15 +205,26 @@ def main() -> None:
     parser.add_argument("--memberships", type=int, default=0, metavar="N")
     parser.add_argument("--batch-size", type=int, default=10, help="sends per batch (batch)")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--background-checkpoints",
+        action="store_true",
+        help="checkpoint SQLite's WAL in the background, as a serving process does",
+    )
     args = parser.parse_args()
     app = make_app(args.postgres)
+    if args.background_checkpoints:
+        sqlite_checkpoints.start(app)
     if args.memberships:
         add_memberships(app, args.memberships)
+    durations: list[float] = []
     if args.what == "batch":
         run = batch_loop(app, args.batch_size)
+    elif args.what == "send":
+        run = send_loop(app, durations)
     else:
-        run = {"send": send_loop, "history": history_loop}[args.what](app)
+        run = history_loop(app)
     run(max(args.count // 10, 20))  # warm-up: caches, pools, compiled statements
+    durations.clear()
     started, started_wall = time.process_time(), time.perf_counter()
     run(args.count)
     per_operation = (time.process_time() - started) / args.count * 1e6
@@ -216,6 +235,12 @@ def main() -> None:
         f"CPU per {unit}: {per_operation:,.0f} µs, wall time {wall_per_operation:,.0f} µs"
         f" ({args.count} operations)"
     )
+    if durations:
+        # Each send's wall time: the tail shows what a commit sometimes waits for.
+        durations.sort()
+        p50, p99 = (durations[int(len(durations) * q)] * 1e3 for q in (0.5, 0.99))
+        slowest = durations[-1] * 1e3
+        print(f"send wall time p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {slowest:.2f} ms")
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()

@@ -2,7 +2,7 @@
 
 A page of history is two statements (the user, the page), and a transaction around
 them cost two round trips more: psycopg's ``BEGIN`` before the first, the pool's
-``ROLLBACK`` when the request gives its connection back (docs/performance.md, item
+``ROLLBACK`` when the request's session closes (docs/performance.md, item
 21). At READ COMMITTED, PostgreSQL's default and the app's, each statement takes its
 own snapshot inside a transaction too, so a read request sees exactly what it saw
 before. SQLite is left as it is: its transaction costs no round trip, and there it is

@@ -1,6 +1,6 @@
 """On PostgreSQL a read request runs outside a transaction, and every write keeps one.
 
-``chat/database.py`` hands a GET request's session an AUTOCOMMIT connection: at READ
+``chat/read_requests.py`` hands a GET request's session AUTOCOMMIT connections: at READ
 COMMITTED each statement sees its own snapshot either way, and the transaction only
 cost two round trips (docs/performance.md, item 21). These tests watch the driver's
 transaction status after each statement: IDLE means the statement ran on its own,
@@ -22,6 +22,8 @@ from chat.extensions import db
 from chat.models import Profile
 
 from .conftest import fresh_app
+
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
@@ -86,7 +88,7 @@ def test_a_history_page_reads_outside_a_transaction(app: Flask, make_user) -> No
     assert checkins == [False]
 
 
-def test_a_send_still_writes_in_one_transaction(app: Flask, make_user) -> None:
+def test_a_send_still_writes_inside_a_transaction(app: Flask, make_user) -> None:
     user = make_user("Writer")
     room = user.create_room("Writes")
     statements = _watch_statements(app)
