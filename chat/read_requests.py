@@ -1,14 +1,17 @@
 """On PostgreSQL, a read request's statements run outside a transaction.
 
 A page of history is two statements (the user, the page), and a transaction around
-them cost two round trips more: psycopg's ``BEGIN`` before the first, the pool's
-``ROLLBACK`` when the request's session closes (docs/performance.md, item
-21). At READ COMMITTED, PostgreSQL's default and the app's, each statement takes its
-own snapshot inside a transaction too, so a read request sees exactly what it saw
+them cost two round trips more: psycopg's ``BEGIN`` before the first, and the
+``ROLLBACK`` when the request's session closes (5 round trips where 3 do; a socket's
+connect and one ``typing`` event, 13 where 7 do; docs/performance.md, item 21). At
+READ COMMITTED, PostgreSQL's default and the app's, each statement takes its own
+snapshot inside a transaction too, so a read request sees exactly what it saw
 before. SQLite is left as it is: its transaction costs no round trip, and there it is
-what keeps a request's reads on one snapshot.
+what keeps a request's reads on one snapshot. (Server-side cursors, ``stream_results``,
+need a transaction: a read request that wants one must call ``stop_reading`` first.)
 
-The session of a GET or HEAD request takes its connections from the engine in
+The session of a GET or HEAD request, and of the socket events that only read (the
+connect, ``sync``, ``typing``), takes its connections from the engine in
 AUTOCOMMIT mode (SQLAlchemy's recipe: an engine with other execution options, sharing
 the pool, which gives each connection back with its isolation level reset). A write
 in such a request still gets a transaction: ``chat.database.begin_write`` ends the
@@ -20,12 +23,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_sqlalchemy.session import Session
 from sqlalchemy import Connection, Engine
 
 _READ_BIND = "chat_read_bind"
 _READ_METHODS = frozenset({"GET", "HEAD"})
+_AUTOCOMMIT_ENGINE = "chat.autocommit_engine"
 
 
 class ReadAwareSession(Session):
@@ -51,14 +55,23 @@ class ReadAwareSession(Session):
 def init_app(app: Flask, engine: Engine, session: Any) -> None:
     """Make the read requests of ``app`` (on PostgreSQL) read through ``engine`` in
     AUTOCOMMIT mode; ``session`` is the app's scoped session."""
-    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    app.extensions[_AUTOCOMMIT_ENGINE] = engine.execution_options(isolation_level="AUTOCOMMIT")
 
-    def read_outside_a_transaction() -> None:
-        # Only a flag: the connection is taken, as before, by the first statement.
+    def read_if_a_read_request() -> None:
         if request.method in _READ_METHODS:
-            session().info[_READ_BIND] = autocommit
+            read_outside_a_transaction(session)
 
-    app.before_request(read_outside_a_transaction)
+    app.before_request(read_if_a_read_request)
+
+
+def read_outside_a_transaction(session: Any) -> None:
+    """Let the scoped ``session``'s statements from now on run outside a transaction, on
+    PostgreSQL (elsewhere nothing changes). For a socket event that only reads: call it
+    before its first statement (the user's load included)."""
+    # Only a flag: the connection is taken, as before, by the first statement.
+    autocommit = current_app.extensions.get(_AUTOCOMMIT_ENGINE)
+    if autocommit is not None:
+        session().info[_READ_BIND] = autocommit
 
 
 def stop_reading(session: Session) -> None:

@@ -1,6 +1,7 @@
 """On PostgreSQL a read request runs outside a transaction, and every write keeps one.
 
-``chat/read_requests.py`` hands a GET request's session AUTOCOMMIT connections: at READ
+``chat/read_requests.py`` hands a GET request's session, and a socket event's that
+only reads, AUTOCOMMIT connections: at READ
 COMMITTED each statement sees its own snapshot either way, and the transaction only
 cost two round trips (docs/performance.md, item 21). These tests watch the driver's
 transaction status after each statement: IDLE means the statement ran on its own,
@@ -18,7 +19,7 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, event, select, update
 
 from chat.database import write_transaction
-from chat.extensions import db
+from chat.extensions import db, socketio
 from chat.models import Profile
 
 from .conftest import fresh_app
@@ -86,6 +87,44 @@ def test_a_history_page_reads_outside_a_transaction(app: Flask, make_user) -> No
     assert {status for _, status in statements} == {IDLE}, statements
     # The connection goes back to the pool as a transactional one.
     assert checkins == [False]
+
+
+def test_the_socket_events_that_only_read_run_outside_a_transaction(app: Flask, make_user) -> None:
+    """The connect (the user, the rooms twice), ``typing`` and ``sync``."""
+    user = make_user("Socket reader")
+    room = user.create_room("Socket reads")
+    _send(user, room["id"], "to catch up")
+    statements = _watch_statements(app)
+
+    sockets = socketio.test_client(app, flask_test_client=user.client)
+    assert sockets.is_connected()
+    connect_statements = list(statements)
+    typing = sockets.emit("typing", {"room_id": room["id"]}, callback=True)
+    synced = sockets.emit("sync", {"rooms": {room["id"]: 0}}, callback=True)
+    sockets.disconnect()
+
+    assert typing == {"ok": True}
+    assert [m["body"] for m in synced["rooms"][room["id"]]["messages"]] == ["to catch up"]
+    assert any("FROM users" in sql for sql, _ in connect_statements), connect_statements
+    assert sum("FROM room_members" in sql for sql, _ in connect_statements) == 2
+    assert len(statements) > len(connect_statements) + 1  # typing's and sync's own
+    assert {status for _, status in statements} == {IDLE}, statements
+
+
+def test_a_socket_send_still_writes_inside_a_transaction(app: Flask, make_user) -> None:
+    user = make_user("Socket writer")
+    room = user.create_room("Socket writes")
+    sockets = socketio.test_client(app, flask_test_client=user.client)
+    statements = _watch_statements(app)
+
+    ack = sockets.emit(
+        "send_message", {"room_id": room["id"], "body": "over the socket"}, callback=True
+    )
+    sockets.disconnect()
+
+    assert ack["ok"], ack
+    assert any("INSERT INTO messages" in sql for sql, _ in statements), statements
+    assert {status for _, status in statements} == {INTRANS}, statements
 
 
 def test_a_send_still_writes_inside_a_transaction(app: Flask, make_user) -> None:

@@ -17,7 +17,7 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, Namespace
 from marshmallow import Schema, ValidationError
 
-from .. import logs
+from .. import logs, read_requests
 from ..database import DATABASE_ERRORS, DatabaseError, is_unavailable, rollback_quietly
 from ..errors import ServiceError
 from ..extensions import db
@@ -42,16 +42,19 @@ def _failure(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"ok": False, "error": code, "message": message, **extra}
 
 
-def socket_event(schema: type[Schema]) -> Callable:
+def socket_event(schema: type[Schema], reads_only: bool = False) -> Callable:
     """Validate the payload with ``schema`` and turn every failure into an error ack.
 
-    The handler is called with the signed-in user and the loaded payload.
+    The handler is called with the signed-in user and the loaded payload. An event
+    that ``reads_only`` reads outside a transaction on PostgreSQL (chat/read_requests.py).
     """
     loader = schema()
 
     def decorate(handler: Callable) -> Callable:
         @functools.wraps(handler)
         def wrapper(self: Namespace, data: Any = None, *_extra: Any) -> dict[str, Any]:
+            if reads_only:
+                read_requests.read_outside_a_transaction(db.session)
             try:
                 # Inside the try: loading the user is a query, and it is the first to fail
                 # while the database is down (the client must get "unavailable", not silence).
@@ -97,6 +100,8 @@ class ChatNamespace(Namespace):
     """The default namespace: one socket per browser tab."""
 
     def on_connect(self, auth: Any = None) -> None:
+        # It only reads (the user, the rooms): outside a transaction on PostgreSQL.
+        read_requests.read_outside_a_transaction(db.session)
         # Raising (not returning) ConnectionRefusedError is what refuses the handshake.
         try:
             authenticated = current_user.is_authenticated
@@ -165,7 +170,7 @@ class ChatNamespace(Namespace):
         message = messages.delete_message(user, payload["message_id"])
         return {"message": message_payload(message)}
 
-    @socket_event(SocketTypingSchema)
+    @socket_event(SocketTypingSchema, reads_only=True)
     def on_typing(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
         reading.typing(user, payload["room_id"], sid=request.sid)
         return {}
@@ -174,7 +179,7 @@ class ChatNamespace(Namespace):
     def on_mark_read(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
         return {"seq": reading.mark_read(user, payload["room_id"], payload["seq"])}
 
-    @socket_event(SyncSchema)
+    @socket_event(SyncSchema, reads_only=True)
     def on_sync(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
         """After a reconnect: what changed in each of the client's rooms since its cursor."""
         answer, gone = messages.sync(user, payload["rooms"])
