@@ -1108,8 +1108,9 @@ def instances(ctx: Context) -> None:
     kind = "postgres" if "postgres" in ctx.databases else "sqlite"
     rate = 20.0
     # The one instance and the pair run in turns, MULTI_ROUNDS of each, all three servers
-    # up throughout: measured one after the other, the machine's drift between the two
-    # phases went into the difference (+0.20 and +1.21 ms in two runs of one hour).
+    # up throughout, the order swapped every round after a warm-up of each: measured one
+    # after the other, the machine's drift between the two phases went into the
+    # difference (+0.20 and +1.21 ms in two runs of one hour).
     samples = max(ctx.sizes.multi_samples // MULTI_ROUNDS, 20)
 
     def run(
@@ -1119,6 +1120,7 @@ def instances(ctx: Context) -> None:
         near: Account,
         far: Account | None,
         room_id: str,
+        count: int | None = None,
     ) -> dict:
         base = {"room_id": room_id, "transport": "websocket"}
         gens = [
@@ -1141,7 +1143,7 @@ def instances(ctx: Context) -> None:
                 "role": "pacer",
                 "cookies": [sender.cookies],
                 "rate": rate,
-                "duration": samples / rate,
+                "duration": (samples if count is None else count) / rate,
             },
             ctx.client_cores,
         )
@@ -1193,10 +1195,17 @@ def instances(ctx: Context) -> None:
     env = {"REDIS_URL": REDIS_URL, "REDIS_NAMESPACE": namespace}
     first = ctx.workspace.chat(database, env=env, cores=ctx.server_cores, migrate=False)
     second = ctx.workspace.chat(database, env=env, cores=ctx.server_cores, migrate=False)
-    alone_rounds, pair_rounds = [], []
-    for _ in range(MULTI_ROUNDS):
-        alone_rounds.append(run(single, None, sender, near, None, room_id))
-        pair_rounds.append(run(first, second, sender, near, far, room_id))
+    alone_rounds: list[dict] = []
+    pair_rounds: list[dict] = []
+    setups = [
+        (alone_rounds, (single, None, sender, near, None, room_id)),
+        (pair_rounds, (first, second, sender, near, far, room_id)),
+    ]
+    for _rounds, arguments in setups:
+        run(*arguments, count=20)  # warm-up, not counted: pools, subscriptions, caches
+    for number in range(MULTI_ROUNDS):
+        for rounds, arguments in setups if number % 2 == 0 else reversed(setups):
+            rounds.append(run(*arguments))
     for server in (single, first, second):
         ctx.workspace.stop(server)
     one, two = summary(alone_rounds), summary(pair_rounds)

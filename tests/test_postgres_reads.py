@@ -107,8 +107,30 @@ def test_the_socket_events_that_only_read_run_outside_a_transaction(app: Flask, 
     assert [m["body"] for m in synced["rooms"][room["id"]]["messages"]] == ["to catch up"]
     assert any("FROM users" in sql for sql, _ in connect_statements), connect_statements
     assert sum("FROM room_members" in sql for sql, _ in connect_statements) == 2
-    assert len(statements) > len(connect_statements) + 1  # typing's and sync's own
+    after_connect = [sql for sql, _ in statements[len(connect_statements) :]]
+    assert any("FROM room_members" in sql for sql in after_connect)  # typing's membership
+    assert any("FROM messages" in sql for sql in after_connect)  # sync's changes
     assert {status for _, status in statements} == {IDLE}, statements
+
+
+def test_the_mark_ends_with_its_socket_event(app: Flask, make_user) -> None:
+    """After ``typing``, the next event's reads run in a transaction again: the mark
+    lives in the event's own session, which Flask-SQLAlchemy drops with its context."""
+    user = make_user("Marked once")
+    room = user.create_room("Marks")
+    _send(user, room["id"], "to read")
+    sockets = socketio.test_client(app, flask_test_client=user.client)
+    assert sockets.emit("typing", {"room_id": room["id"]}, callback=True) == {"ok": True}
+    # A rename drops the socket's kept user: the next event loads it with a query.
+    assert user.call("PATCH", "/api/me", json={"display_name": "Renamed"}).status_code == 200
+    statements = _watch_statements(app)
+
+    ack = sockets.emit("mark_read", {"room_id": room["id"], "seq": 1}, callback=True)
+    sockets.disconnect()
+
+    assert ack["ok"], ack
+    user_loads = [status for sql, status in statements if "FROM users" in sql]
+    assert user_loads == [INTRANS], statements
 
 
 def test_a_socket_send_still_writes_inside_a_transaction(app: Flask, make_user) -> None:
