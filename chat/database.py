@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
@@ -37,11 +37,11 @@ def configure_engine(app: Flask) -> None:
     """Attach the SQLite pragmas and transaction control to the app's engine."""
     engine = db.engine
     if engine.dialect.name == "postgresql":
-        read_requests.init_app(app, engine, db.session)
+        read_requests.init_app(app, engine)
     if engine.dialect.name != "sqlite":
         return
     busy_timeout_ms = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
-    in_memory = engine.url.database in (None, "", ":memory:")
+    on_disk = is_sqlite_file(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -50,7 +50,7 @@ def configure_engine(app: Flask) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        if not in_memory:
+        if on_disk:
             cursor.execute("PRAGMA journal_mode = WAL")
             # In WAL mode NORMAL survives a crash of the process (not of the OS).
             cursor.execute("PRAGMA synchronous = NORMAL")
@@ -68,6 +68,11 @@ def configure_engine(app: Flask) -> None:
             connection.connection.driver_connection.execute(statement)
         except sqlite3.Error as error:
             raise DBAPIError.instance(statement, None, error, sqlite3.Error) from error
+
+
+def is_sqlite_file(engine: Engine) -> bool:
+    """Whether ``engine`` is SQLite on a file: only a file has a WAL (and checkpoints)."""
+    return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
 
 
 def end_read_transaction() -> None:

@@ -52,26 +52,27 @@ class ReadAwareSession(Session):
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
 
 
-def init_app(app: Flask, engine: Engine, session: Any) -> None:
+def init_app(app: Flask, engine: Engine) -> None:
     """Make the read requests of ``app`` (on PostgreSQL) read through ``engine`` in
-    AUTOCOMMIT mode; ``session`` is the app's scoped session."""
+    AUTOCOMMIT mode."""
     app.extensions[_AUTOCOMMIT_ENGINE] = engine.execution_options(isolation_level="AUTOCOMMIT")
-
-    def read_if_a_read_request() -> None:
-        if request.method in _READ_METHODS:
-            read_outside_a_transaction(session)
-
-    app.before_request(read_if_a_read_request)
+    app.before_request(_read_if_a_read_request)
 
 
-def read_outside_a_transaction(session: Any) -> None:
-    """Let the scoped ``session``'s statements from now on run outside a transaction, on
+def _read_if_a_read_request() -> None:
+    if request.method in _READ_METHODS:
+        read_outside_a_transaction()
+
+
+def read_outside_a_transaction() -> None:
+    """Let the current session's statements from now on run outside a transaction, on
     PostgreSQL (elsewhere nothing changes). For a socket event that only reads: call it
     before its first statement (the user's load included)."""
     # Only a flag: the connection is taken, as before, by the first statement.
     autocommit = current_app.extensions.get(_AUTOCOMMIT_ENGINE)
     if autocommit is not None:
-        session().info[_READ_BIND] = autocommit
+        # Flask-SQLAlchemy's own entry (chat.extensions imports this module: no cycle).
+        current_app.extensions["sqlalchemy"].session().info[_READ_BIND] = autocommit
 
 
 def stop_reading(session: Session) -> None:

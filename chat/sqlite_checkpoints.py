@@ -27,6 +27,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Engine, event
 
+from .database import is_sqlite_file
 from .extensions import db, socketio
 
 log = logging.getLogger(__name__)
@@ -46,17 +47,13 @@ def start(app: Flask) -> bool:
     interval = int(app.config["SQLITE_CHECKPOINT_INTERVAL_MS"]) / 1000
     with app.app_context():
         engine = db.engine
-        if not _checkpointable(engine) or interval <= 0:
+        if not is_sqlite_file(engine) or interval <= 0:
             return False
         leave_checkpoints_to_the_background(engine)
         # The checkpointer's connection opens the file as the pool's connections do.
         connect_args, connect_params = engine.dialect.create_connect_args(engine.url)
     socketio.start_background_task(_checkpoint_forever, connect_args, connect_params, interval)
     return True
-
-
-def _checkpointable(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
 
 
 def leave_checkpoints_to_the_background(engine: Engine) -> None:

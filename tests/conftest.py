@@ -172,6 +172,12 @@ class InProcessUser:
         assert response.status_code == 201, response.get_data(as_text=True)
         return response.get_json()
 
+    def post_message(self, room_id: str, body: str) -> dict:
+        """A message stored over HTTP (201), as its JSON."""
+        response = self.call("POST", f"/api/rooms/{room_id}/messages", json={"body": body})
+        assert response.status_code == 201, response.get_data(as_text=True)
+        return response.get_json()
+
 
 @pytest.fixture
 def make_user(app: Flask):

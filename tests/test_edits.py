@@ -10,16 +10,10 @@ from .support import TRANSPORTS
 pytestmark = pytest.mark.both_databases
 
 
-def _post(user, room_id: str, body: str) -> dict:
-    response = user.call("POST", f"/api/rooms/{room_id}/messages", json={"body": body})
-    assert response.status_code == 201
-    return response.get_json()
-
-
 def test_author_edits_and_deletes_and_others_cannot(make_user) -> None:
     author, member, stranger = make_user("Author"), make_user("Member"), make_user("Stranger")
     room = author.create_room(member_ids=[member.id])
-    message = _post(author, room["id"], "first draft")
+    message = author.post_message(room["id"], "first draft")
     path = f"/api/messages/{message['id']}"
 
     assert member.call("PATCH", path, json={"body": "hijack"}).status_code == 403
@@ -51,7 +45,7 @@ def test_author_edits_and_deletes_and_others_cannot(make_user) -> None:
 def test_bad_edits_are_refused_and_change_nothing(make_user) -> None:
     author = make_user()
     room = author.create_room()
-    message = _post(author, room["id"], "keep me")
+    message = author.post_message(room["id"], "keep me")
     path = f"/api/messages/{message['id']}"
     for payload in [{}, {"body": ""}, {"body": "  "}, {"body": "x" * 4001}, {"body": 1}]:
         assert author.call("PATCH", path, json=payload).status_code == 400, payload
@@ -63,12 +57,12 @@ def test_bad_edits_are_refused_and_change_nothing(make_user) -> None:
 def test_change_feed_covers_inserts_edits_and_deletes_in_order(make_user) -> None:
     author = make_user()
     room = author.create_room()
-    a = _post(author, room["id"], "a")
-    b = _post(author, room["id"], "b")
+    a = author.post_message(room["id"], "a")
+    b = author.post_message(room["id"], "b")
     cursor = author.call("GET", f"/api/rooms/{room['id']}").get_json()["last_change"]
     assert cursor == 2
     author.call("PATCH", f"/api/messages/{a['id']}", json={"body": "a2"})
-    c = _post(author, room["id"], "c")
+    c = author.post_message(room["id"], "c")
     author.call("DELETE", f"/api/messages/{b['id']}")
 
     feed = author.call("GET", f"/api/rooms/{room['id']}/changes?since={cursor}").get_json()

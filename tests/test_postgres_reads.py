@@ -65,16 +65,11 @@ def _watch_checkins(app: Flask) -> list[bool]:
     return autocommit
 
 
-def _send(user, room_id: str, body: str) -> None:
-    response = user.call("POST", f"/api/rooms/{room_id}/messages", json={"body": body})
-    assert response.status_code == 201, response.get_data(as_text=True)
-
-
 def test_a_history_page_reads_outside_a_transaction(app: Flask, make_user) -> None:
     user = make_user("Reader")
     room = user.create_room("Reads")
     for body in ("one", "two", "three"):
-        _send(user, room["id"], body)
+        user.post_message(room["id"], body)
     statements = _watch_statements(app)
     checkins = _watch_checkins(app)
 
@@ -93,7 +88,7 @@ def test_the_socket_events_that_only_read_run_outside_a_transaction(app: Flask, 
     """The connect (the user, the rooms twice), ``typing`` and ``sync``."""
     user = make_user("Socket reader")
     room = user.create_room("Socket reads")
-    _send(user, room["id"], "to catch up")
+    user.post_message(room["id"], "to catch up")
     statements = _watch_statements(app)
 
     sockets = socketio.test_client(app, flask_test_client=user.client)
@@ -118,7 +113,7 @@ def test_the_mark_ends_with_its_socket_event(app: Flask, make_user) -> None:
     lives in the event's own session, which Flask-SQLAlchemy drops with its context."""
     user = make_user("Marked once")
     room = user.create_room("Marks")
-    _send(user, room["id"], "to read")
+    user.post_message(room["id"], "to read")
     sockets = socketio.test_client(app, flask_test_client=user.client)
     assert sockets.emit("typing", {"room_id": room["id"]}, callback=True) == {"ok": True}
     # A rename drops the socket's kept user: the next event loads it with a query.
@@ -154,7 +149,7 @@ def test_a_send_still_writes_inside_a_transaction(app: Flask, make_user) -> None
     room = user.create_room("Writes")
     statements = _watch_statements(app)
 
-    _send(user, room["id"], "stored")
+    user.post_message(room["id"], "stored")
 
     assert any("INSERT INTO messages" in sql for sql, _ in statements), statements
     assert {status for _, status in statements} == {INTRANS}, statements

@@ -9,12 +9,6 @@ import pytest
 from .support import TRANSPORTS, wait_until
 
 
-def _post(user, room_id: str, body: str) -> dict:
-    response = user.call("POST", f"/api/rooms/{room_id}/messages", json={"body": body})
-    assert response.status_code == 201
-    return response.get_json()
-
-
 def _room(user, room_id: str) -> dict:
     return user.call("GET", f"/api/rooms/{room_id}").get_json()
 
@@ -23,8 +17,8 @@ def test_unread_counts_others_messages_and_marking_read_clears_them(make_user) -
     owner, reader = make_user("Owner"), make_user("Reader")
     room = owner.create_room(member_ids=[reader.id])
     for n in range(3):
-        _post(owner, room["id"], f"news {n}")
-    _post(reader, room["id"], "my own reply")
+        owner.post_message(room["id"], f"news {n}")
+    reader.post_message(room["id"], "my own reply")
     seen = _room(reader, room["id"])
     assert seen["unread_count"] == 3, "one's own messages are never unread"
     assert seen["last_message"]["body"] == "my own reply"
@@ -46,10 +40,10 @@ def test_unread_counts_others_messages_and_marking_read_clears_them(make_user) -
 def test_deleted_messages_are_not_unread_and_joiners_start_with_nothing_unread(make_user) -> None:
     owner, reader, late = make_user(), make_user(), make_user()
     room = owner.create_room(member_ids=[reader.id])
-    message = _post(owner, room["id"], "oops")
+    message = owner.post_message(room["id"], "oops")
     owner.call("DELETE", f"/api/messages/{message['id']}")
     assert _room(reader, room["id"])["unread_count"] == 0
-    _post(owner, room["id"], "history")
+    owner.post_message(room["id"], "history")
     late.call("POST", f"/api/rooms/{room['id']}/join")
     assert _room(late, room["id"])["unread_count"] == 0
 

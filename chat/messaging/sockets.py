@@ -54,7 +54,7 @@ def socket_event(schema: type[Schema], reads_only: bool = False) -> Callable:
         @functools.wraps(handler)
         def wrapper(self: Namespace, data: Any = None, *_extra: Any) -> dict[str, Any]:
             if reads_only:
-                read_requests.read_outside_a_transaction(db.session)
+                read_requests.read_outside_a_transaction()
             try:
                 # Inside the try: loading the user is a query, and it is the first to fail
                 # while the database is down (the client must get "unavailable", not silence).
@@ -101,7 +101,7 @@ class ChatNamespace(Namespace):
 
     def on_connect(self, auth: Any = None) -> None:
         # It only reads (the user, the rooms): outside a transaction on PostgreSQL.
-        read_requests.read_outside_a_transaction(db.session)
+        read_requests.read_outside_a_transaction()
         # Raising (not returning) ConnectionRefusedError is what refuses the handshake.
         try:
             authenticated = current_user.is_authenticated
