@@ -12,6 +12,7 @@ from config import INSTANCE_DIR, config_for
 
 from .extensions import csrf, db, login_manager, migrate, openapi, socketio
 from .origins import origin_check
+from .socket_packets import ChatPacket
 from .socket_sessions import SocketAwareFlask, SocketAwareSessionInterface
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -64,6 +65,8 @@ def create_app(config_name: str | None = None, **overrides: object) -> Flask:
         ping_timeout=app.config["SOCKETIO_PING_TIMEOUT"],
         # Sessions are read from the cookie at connect; logout disconnects sockets.
         manage_session=True,
+        # Packets without the search for binary data the chat never sends, by orjson.
+        serializer=ChatPacket,
     )
     if app.config["TRUSTED_PROXIES"]:
         # Outermost, so that Engine.IO's Origin check sees the client's scheme and host too.

@@ -88,6 +88,7 @@ def test_edits_and_deletes_are_pushed_and_sync_reports_them(make_api_user, trans
     room = author.create_room(member_ids=[reader.id])
     other = author.create_room("other")
     author_socket, reader_socket = author.socket(transport), reader.socket(transport)
+    author_other_tab = author.socket(transport)
     sent = author_socket.send(room["id"], "original")["message"]
 
     edited = author_socket.emit_ack("edit_message", {"message_id": sent["id"], "body": "changed"})
@@ -122,3 +123,11 @@ def test_edits_and_deletes_are_pushed_and_sync_reports_them(make_api_user, trans
     ]:
         ack = reader_socket.emit_ack("sync", payload)
         assert ack["ok"] is False and ack["error"] == "invalid", payload
+
+    # The author's other tab hears of both; the socket that made them has its acks only.
+    assert author_other_tab.wait_for("message_updated") == edited["message"]
+    assert author_other_tab.wait_for("message_deleted") == deleted["message"]
+    marker = reader.post(room["id"], "after the changes").json()
+    author_socket.wait_for("message", lambda m: m["id"] == marker["id"])
+    assert author_socket.received("message_updated") == []
+    assert author_socket.received("message_deleted") == []

@@ -32,6 +32,7 @@ def test_members_receive_and_a_non_member_does_not(make_api_user, transport: str
     room = alice.create_room("private", member_ids=[bob.id])
     eves_room = alice.create_room("with eve", member_ids=[eve.id])
     alice_socket, bob_socket = alice.socket(transport), bob.socket(transport)
+    alice_other_tab = alice.socket(transport)
     eve_socket = eve.socket(transport)
 
     ack = alice_socket.send(room["id"], "hello members", client_id="hello-1")
@@ -39,12 +40,30 @@ def test_members_receive_and_a_non_member_does_not(make_api_user, transport: str
     stored = alice.history(room["id"])[-1]
     assert ack["message"] == stored
 
-    for receiver in (alice_socket, bob_socket):
+    for receiver in (bob_socket, alice_other_tab):
         pushed = receiver.wait_for("message", lambda m: m["body"] == "hello members")
         assert pushed == stored, "the pushed message is the stored row, id and seq included"
 
     _barrier(alice, eve_socket, eves_room["id"])
     assert all(m["room_id"] != room["id"] for m in eve_socket.received()), "non-member got it"
+    # The sending socket has the message from its ack: it is not pushed to it again.
+    _barrier(bob, alice_socket, room["id"])
+    assert "hello members" not in [m["body"] for m in alice_socket.received()]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_text_beyond_ascii_is_pushed_and_acked_as_sent(make_api_user, transport: str) -> None:
+    """Packets are written by orjson (chat/socket_packets.py), which leaves non-ASCII
+    text as UTF-8 where ``json`` escapes it: every client must still read the same text."""
+    alice, bob = make_api_user(), make_api_user()
+    room = alice.create_room(member_ids=[bob.id])
+    alice_socket, bob_socket = alice.socket(transport), bob.socket(transport)
+    body = 'Grüße, "quoted" \\ back\u2028slash: 日本語 😀 עברית \x7f end'
+    ack = alice_socket.send(room["id"], body)
+    assert ack["ok"] is True and ack["message"]["body"] == body
+    pushed = bob_socket.wait_for("message", lambda m: m["id"] == ack["message"]["id"])
+    assert pushed["body"] == body
+    assert alice.history(room["id"])[-1]["body"] == body
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

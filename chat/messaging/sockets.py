@@ -147,7 +147,7 @@ class ChatNamespace(Namespace):
     @socket_event(SocketSendMessageSchema)
     def on_send_message(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
         message, created = messages.post_message(
-            user, payload["room_id"], payload["body"], payload["client_id"]
+            user, payload["room_id"], payload["body"], payload["client_id"], origin_sid=request.sid
         )
         logs.event(
             "message_sent",
@@ -162,12 +162,14 @@ class ChatNamespace(Namespace):
 
     @socket_event(SocketEditMessageSchema)
     def on_edit_message(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
-        message = messages.edit_message(user, payload["message_id"], payload["body"])
+        message = messages.edit_message(
+            user, payload["message_id"], payload["body"], origin_sid=request.sid
+        )
         return {"message": message_payload(message)}
 
     @socket_event(SocketDeleteMessageSchema)
     def on_delete_message(self, user: User, payload: dict[str, Any]) -> dict[str, Any]:
-        message = messages.delete_message(user, payload["message_id"])
+        message = messages.delete_message(user, payload["message_id"], origin_sid=request.sid)
         return {"message": message_payload(message)}
 
     @socket_event(SocketTypingSchema, reads_only=True)

@@ -154,12 +154,18 @@ def init_app(app: Flask) -> None:
 
 
 def post_message(
-    sender: User, room_id: uuid.UUID, body: str, client_id: str | None = None
+    sender: User,
+    room_id: uuid.UUID,
+    body: str,
+    client_id: str | None = None,
+    origin_sid: str | None = None,
 ) -> tuple[Message | StoredMessage, bool]:
     """Store a message and push it to the room; returns ``(message, created)``.
 
     Sends that arrive together are stored in one transaction (``group_commit``); each
-    is pushed and answered only once that transaction committed.
+    is pushed and answered only once that transaction committed. A send made over a
+    socket (``origin_sid``) is pushed to every socket of the room but that one, whose
+    acknowledgement carries the message.
 
     A repeated ``client_id`` returns the stored message with ``created=False``
     and pushes nothing: the first attempt already did. The unique constraint on
@@ -208,7 +214,7 @@ def post_message(
         mentioned_ids=stored.mentioned,
         **send_batches.message_row(params, stored.written.seq, stored.written.change),
     )
-    realtime.push_message(message)
+    realtime.push_message(message, origin_sid)
     return message, True
 
 
@@ -240,8 +246,13 @@ def _authored_message(session, author: User, message_id: int) -> Message:
     return message
 
 
-def edit_message(author: User, message_id: int, body: str) -> Message:
-    """Replace a message's body; everyone in the room sees it change."""
+def edit_message(
+    author: User, message_id: int, body: str, origin_sid: str | None = None
+) -> Message:
+    """Replace a message's body; everyone in the room sees it change.
+
+    As with a send, the socket that asked (``origin_sid``) learns it from its ack alone.
+    """
     with write_transaction() as session:
         message = _authored_message(session, author, message_id)
         if body == message.body:
@@ -252,11 +263,11 @@ def edit_message(author: User, message_id: int, body: str) -> Message:
         message.mentions = mentions.as_rows(
             mentions.mentioned_members(session, message.room_id, body, author.id)
         )
-    realtime.push_message_updated(message)
+    realtime.push_message_updated(message, origin_sid)
     return message
 
 
-def delete_message(author: User, message_id: int) -> Message:
+def delete_message(author: User, message_id: int, origin_sid: str | None = None) -> Message:
     """Delete a message: its body is erased, a marker keeps its place in the history."""
     with write_transaction() as session:
         message = _authored_message(session, author, message_id)
@@ -264,7 +275,7 @@ def delete_message(author: User, message_id: int) -> Message:
         message.body = ""
         message.deleted_at = utcnow()
         message.mentions = []
-    realtime.push_message_deleted(message)
+    realtime.push_message_deleted(message, origin_sid)
     return message
 
 

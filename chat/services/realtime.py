@@ -91,20 +91,31 @@ def unsubscribe_user(user_id: uuid.UUID, room_id: uuid.UUID) -> None:
         socketio.server.leave_room(sid, room_channel(room_id), namespace=NAMESPACE)
 
 
-def push_message(message: Message) -> None:
-    """Send a committed message, with its id and seq, to the room's members."""
-    socketio.emit("message", payloads.message_payload(message), to=room_channel(message.room_id))
+def push_message(message: Message, origin_sid: str | None = None) -> None:
+    """Send a committed message, with its id and seq, to the room's members.
+
+    ``origin_sid``, the socket that sent it, is skipped: its acknowledgement already
+    carries the message, and a second copy cost the sender a frame and the server a
+    write before the ack (docs/api.md; docs/performance.md, item 25). The sender's
+    other sockets get the push.
+    """
+    _push_change("message", message, origin_sid)
 
 
-def push_message_updated(message: Message) -> None:
+def push_message_updated(message: Message, origin_sid: str | None = None) -> None:
+    _push_change("message_updated", message, origin_sid)
+
+
+def push_message_deleted(message: Message, origin_sid: str | None = None) -> None:
+    _push_change("message_deleted", message, origin_sid)
+
+
+def _push_change(event: str, message: Message, origin_sid: str | None) -> None:
     socketio.emit(
-        "message_updated", payloads.message_payload(message), to=room_channel(message.room_id)
-    )
-
-
-def push_message_deleted(message: Message) -> None:
-    socketio.emit(
-        "message_deleted", payloads.message_payload(message), to=room_channel(message.room_id)
+        event,
+        payloads.message_payload(message),
+        to=room_channel(message.room_id),
+        skip_sid=origin_sid,
     )
 
 

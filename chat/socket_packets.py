@@ -1,0 +1,46 @@
+"""Socket.IO packets as the chat writes them: JSON by orjson, and no search for bytes.
+
+python-socketio builds a packet for every push and every acknowledgement. Its own
+packet class walks the whole payload first, looking for ``bytes`` to send as binary
+attachments (a reduce over a list per dict, per nested dict: about 11 µs for a
+send's ack in a slow hour, as much again for its push), then encodes it with the
+standard library's ``json``. The chat never sends binary data, so the walk finds
+nothing, every time; orjson writes the same JSON several times faster
+(docs/performance.md, ninth round, item 24).
+
+python-socketio takes a packet class as its ``serializer`` (msgpack's own class also
+turns ``uses_binary_events`` off). Incoming binary packets are still understood: the
+server reads a packet's type and attachments from the packet itself, not from this flag.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from socketio.packet import Packet
+
+
+class _OrjsonForPackets:
+    """The two functions of the ``json`` module that ``Packet`` calls, by orjson.
+
+    orjson writes compact JSON (what ``separators=(",", ":")`` asks of ``json``) and
+    leaves non-ASCII text as UTF-8 where ``json`` escapes it: the same JSON text to any
+    parser. Keys that are not strings (a UUID, an int) are written as strings, as
+    ``json`` does for ints.
+    """
+
+    @staticmethod
+    def dumps(data: Any, **_options: Any) -> str:
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
+
+    @staticmethod
+    def loads(text: str | bytes) -> Any:
+        return orjson.loads(text)
+
+
+class ChatPacket(Packet):
+    """A Socket.IO packet of the chat's: text only, written by orjson."""
+
+    uses_binary_events = False
+    json = _OrjsonForPackets
