@@ -420,6 +420,40 @@ def test_a_waiting_retry_finds_its_message_committed_after_its_request_began(
 
 
 @pytest.mark.both_databases
+def test_a_lone_send_is_one_statement_on_postgresql_and_two_on_sqlite(
+    app: Flask, make_user
+) -> None:
+    """A batch of one send asks membership inside the statement that takes its numbers
+    (docs/performance.md, items 14 and 26): a member's send writes, an outsider's is
+    refused by the same statement and leaves the room's numbers as they were."""
+    owner, outsider = make_user("Owner"), make_user("Outsider")
+    room_id = uuid.UUID(owner.create_room("lone")["id"])
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    with app.app_context():
+        engine = db.engine
+        on_sqlite = engine.dialect.name == "sqlite"
+        senders = {user.id: db.session.get(User, uuid.UUID(user.id)) for user in (owner, outsider)}
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            message, created = messages.post_message(senders[owner.id], room_id, "alone", "l-1")
+            member_statements, statements[:] = list(statements), []
+            with pytest.raises(NotFound):
+                messages.post_message(senders[outsider.id], room_id, "outside", "l-2")
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        room = db.session.get(Room, room_id, populate_existing=True)
+        assert (room.last_seq, room.last_change) == (1, 1)
+        assert (message.seq, message.body, created) == (1, "alone", True)
+        assert message.sender.id == senders[owner.id].id
+    assert member_statements == (["UPDATE", "INSERT"] if on_sqlite else ["WITH"])
+    assert statements == (["UPDATE"] if on_sqlite else ["WITH"])
+
+
+@pytest.mark.both_databases
 def test_members_among_answers_for_more_pairs_than_one_query_holds(app: Flask, make_user) -> None:
     """Members and their versions found among more (room, user) pairs than one query's
     slots, with non-members and repeated pairs mixed in."""

@@ -13,6 +13,8 @@ its size:
 - **SQLite** (no UPDATE inside WITH): one SELECT for the senders' memberships, one
   UPDATE per room of the batch, one multi-row INSERT. Its write lock (``BEGIN
   IMMEDIATE``) is held from the first, so what the SELECT saw still holds at the INSERT.
+  A lone send, the usual case below capacity, costs two: its UPDATE asks the
+  membership and reads the sender's versions itself (docs/performance.md, item 26).
 
 Numbers: a room's sends in the batch take consecutive seqs in arrival order, from the
 room's ``last_seq`` on; a non-member's send takes none (no gap). The caller's
@@ -216,11 +218,33 @@ _TAKE_NUMBERS = (
     .returning(_rooms.c.last_seq, _rooms.c.last_change)
 )
 _INSERT_MESSAGES = insert(_messages).returning(_messages.c.id, _messages.c.room_id, _messages.c.seq)
+# A lone send's numbers, taken only if its sender is a member, with the sender's versions
+# beside them: the batch's SELECT of memberships and its UPDATE in one statement.
+# (Parameters named like none of rooms' columns: an UPDATE would also SET such a column.)
+_TAKE_ONE_NUMBER_AS_MEMBER = (
+    update(_rooms)
+    .where(
+        _rooms.c.id == bindparam("room_id"),
+        permissions.membership(_rooms.c.id, bindparam("user_id")),
+    )
+    .values(
+        last_seq=_rooms.c.last_seq + 1,
+        last_change=_rooms.c.last_change + 1,
+        last_activity_at=bindparam("latest", type_=_timestamp),
+    )
+    .returning(
+        _rooms.c.last_seq,
+        _rooms.c.last_change,
+        *permissions.sender_version(bindparam("user_id")),
+    )
+)
 
 
 def _write_in_three_steps(
     connection: Connection, sends: list[dict[str, Any]]
 ) -> dict[int, Written]:
+    if len(sends) == 1:
+        return _write_one(connection, sends[0])
     versions = permissions.members_among(
         connection, ((send["room_id"], send["user_id"]) for send in sends)
     )
@@ -260,3 +284,18 @@ def _write_in_three_steps(
         epoch, profile_updated_at = versions[send["room_id"], send["user_id"]]
         written[index] = Written(seq, change, epoch, profile_updated_at, ids[send["room_id"], seq])
     return written
+
+
+def _write_one(connection: Connection, send: dict[str, Any]) -> dict[int, Written]:
+    """A batch of one send in two statements: numbers (if a member), then the row."""
+    taken = connection.execute(
+        _TAKE_ONE_NUMBER_AS_MEMBER,
+        {"room_id": send["room_id"], "user_id": send["user_id"], "latest": send["now"]},
+    ).first()
+    if taken is None:
+        return {}  # not a member, or the room is gone: nothing written
+    seq, change, epoch, profile_updated_at = taken
+    (message_id, _room_id, _seq) = connection.execute(
+        _INSERT_MESSAGES, message_row(send, seq, change)
+    ).one()
+    return {0: Written(seq, change, epoch, profile_updated_at, message_id)}
