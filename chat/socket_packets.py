@@ -6,7 +6,7 @@ attachments (a reduce over a list per dict, per nested dict: about 11 µs for a
 send's ack in a slow hour, as much again for its push), then encodes it with the
 standard library's ``json``. The chat never sends binary data, so the walk finds
 nothing, every time; orjson writes the same JSON several times faster
-(docs/performance.md, ninth round, item 24).
+(docs/performance.md, ninth round, item 24). Incoming packets are read as before.
 
 python-socketio takes a packet class as its ``serializer`` (msgpack's own class also
 turns ``uses_binary_events`` off). Incoming binary packets are still understood: the
@@ -15,6 +15,7 @@ server reads a packet's type and attachments from the packet itself, not from th
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -22,21 +23,27 @@ from socketio.packet import Packet
 
 
 class _OrjsonForPackets:
-    """The two functions of the ``json`` module that ``Packet`` calls, by orjson.
+    """The two functions of the ``json`` module that ``Packet`` calls: writing by orjson.
 
     orjson writes compact JSON (what ``separators=(",", ":")`` asks of ``json``) and
     leaves non-ASCII text as UTF-8 where ``json`` escapes it: the same JSON text to any
     parser. Keys that are not strings (a UUID, an int) are written as strings, as
-    ``json`` does for ints.
+    ``json`` does for ints. What orjson refuses to write and ``json`` writes (a lone
+    surrogate, which ``json`` escapes; an int beyond 64 bits) is left to ``json``.
+
+    Reading stays with ``json``: a client's packet is read exactly as before, so what
+    orjson would refuse outright (a ``\\ud800`` escape, ``NaN``) still reaches the
+    event's schema and gets its ``invalid`` answer instead of being dropped unanswered.
     """
 
     @staticmethod
     def dumps(data: Any, **_options: Any) -> str:
-        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
+        try:
+            return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # orjson.JSONEncodeError
+            return json.dumps(data, separators=(",", ":"))
 
-    @staticmethod
-    def loads(text: str | bytes) -> Any:
-        return orjson.loads(text)
+    loads = staticmethod(json.loads)
 
 
 class ChatPacket(Packet):

@@ -44,6 +44,19 @@ def test_a_binary_packet_from_a_client_is_still_understood() -> None:
     assert incoming.data == ["upload", b"\x00\x01"]
 
 
+def test_what_orjson_refuses_is_read_and_written_as_by_the_stock_packet() -> None:
+    """A lone surrogate or NaN from a client must reach the event's schema (which answers
+    ``invalid``), not be dropped unanswered; and text holding a lone surrogate, or an int
+    beyond 64 bits, is still written (escaped) rather than failing the emit."""
+    for raw in ('2["send_message",{"body":"a\\ud800b"}]', '2["send_message",{"seq":NaN}]'):
+        ours, theirs = ChatPacket(encoded_packet=raw), packet.Packet(encoded_packet=raw)
+        assert repr(ours.data) == repr(theirs.data)
+    data = [{"message": "bad key: a\ud800b", "big": 2**70}]
+    assert ChatPacket(packet.ACK, data=data, id=3).encode() == (
+        packet.Packet(packet.ACK, data=data, id=3).encode()
+    )
+
+
 def test_malformed_json_is_a_value_error_as_with_the_stock_decoder() -> None:
     for decoder in (ChatPacket, packet.Packet):
         with pytest.raises(ValueError):
