@@ -505,7 +505,7 @@ class RawMember(RawSocket):
 
 class RawSender(RawSocket):
     """A sending member on a raw connection: acked sends one after another. What it
-    receives meanwhile (the room's messages, its own included) is counted, not decoded,
+    receives meanwhile (the room's other messages) is counted, not decoded,
     so that ten of them do not saturate a core before the server does."""
 
     def __init__(self, *args: Any) -> None:

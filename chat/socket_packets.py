@@ -11,6 +11,8 @@ nothing, every time; orjson writes the same JSON several times faster
 python-socketio takes a packet class as its ``serializer`` (msgpack's own class also
 turns ``uses_binary_events`` off). Incoming binary packets are still understood: the
 server reads a packet's type and attachments from the packet itself, not from this flag.
+With ``REDIS_URL``, python-socketio's Redis manager still runs the stock scan once per
+emit before it publishes (``PubSubManager.emit``); the local delivery then uses this class.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ class _OrjsonForPackets:
     leaves non-ASCII text as UTF-8 where ``json`` escapes it: the same JSON text to any
     parser. Keys that are not strings (a UUID, an int) are written as strings, as
     ``json`` does for ints. What orjson refuses to write and ``json`` writes (a lone
-    surrogate, which ``json`` escapes; an int beyond 64 bits) is left to ``json``.
+    surrogate, which ``json`` escapes; an int beyond 64 bits) is left to ``json``. Other
+    differences, none of which the chat sends: orjson writes NaN as ``null`` (``json``
+    writes ``NaN``, which is not JSON) and writes UUIDs and datetimes (``json`` refuses).
 
     Reading stays with ``json``: a client's packet is read exactly as before, so what
     orjson would refuse outright (a ``\\ud800`` escape, ``NaN``) still reaches the

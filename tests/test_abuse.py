@@ -18,6 +18,7 @@ What must hold:
 from __future__ import annotations
 
 import json
+import math
 import socket
 import threading
 import time
@@ -30,6 +31,9 @@ import pytest
 import requests
 import socketio
 import websocket
+from socketio import packet
+
+from chat.socket_packets import ChatPacket
 
 from .support import ApiUser, ServerProcess, SocketClient, wait_until
 
@@ -186,12 +190,15 @@ def test_a_client_that_stops_reading_does_not_delay_the_others(
         assert raw.recv().startswith("40")  # Socket.IO connected, then never read again
 
         alice_socket, bob_socket = alice.socket("websocket"), bob.socket("websocket")
-        # 4000 emoji: ~48 KB per push as JSON (\ud83d\udc0c each), ~5.8 MB in all toward a
-        # socket that takes none of it: more than the kernel buffers (4 MiB at most here)
-        # hold, so the server's writes to it block.
-        body = "\U0001f40c" * 3990
+        # Pushes of ~24 KB (any JSON encoder writes each \x01 as \u0001), enough of them
+        # for 6 MiB toward a socket that takes none of it, counted with the server's own
+        # packet class: more than the kernel buffers (4 MiB at most here) hold, so the
+        # server's writes to it block.
+        body = "\x01" * 3990
+        push = ChatPacket(packet.EVENT, data=["message", {"body": f"000 {body}"}]).encode()
+        sends = math.ceil(6 * 2**20 / len(push.encode()))
         slowest = 0.0
-        for n in range(120):
+        for n in range(sends):
             started = time.monotonic()
             ack = alice_socket.send(room["id"], f"{n} {body}")
             assert ack["ok"] is True

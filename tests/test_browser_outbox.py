@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
 from .browser_support import Person, bodies, composer, create_room, join_by_link, register
 
@@ -68,3 +68,51 @@ def _history_as(person: Person, page: Page, room_id: str) -> list[dict]:
     response = page.request.get(f"{person.base_url}/api/rooms/{room_id}/messages")
     assert response.ok
     return response.json()["messages"]
+
+
+@pytest.mark.parametrize("other_tab", [False, True], ids=["alone", "with-another-tab"])
+def test_a_message_whose_ack_never_comes_shows_as_sent_once_found_stored(
+    new_person: Callable[..., Person], other_tab: bool
+) -> None:
+    """The sending socket gets its message in the ack only (no push back to it). When
+    that ack is lost, the client's timeout catches the room up, finds the message stored,
+    and shows it as sent: no failed or pending message lingers until the next reconnect.
+    With another tab of the same person open, that tab hears the push and settles the
+    shared outbox first; the sending tab still catches up and shows it."""
+    mina, jun = new_person("Mina"), new_person("Jun")
+    first_page, page_jun, room_id = _open_shared_room(mina, jun)
+    if not other_tab:
+        first_page.close()
+    dropped: list[str] = []
+
+    def drop_acks(route: WebSocketRoute) -> None:
+        server = route.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if isinstance(message, str) and message.startswith("43"):  # a Socket.IO ack
+                dropped.append(message)
+                return
+            route.send(message)
+
+        server.on_message(to_page)
+
+    page = mina.open_page()
+    page.route_web_socket("**/socket.io/**", drop_acks)
+    page.goto(f"/rooms/{room_id}")
+    expect(page.locator("#room")).to_have_attribute("data-connection", "synced")
+    # Upgraded from long-polling: the acks now come over the WebSocket that drops them.
+    page.wait_for_function(
+        "() => window.chatClient.socket.io.engine.transport.name === 'websocket'"
+    )
+
+    composer(page).fill("lost ack")
+    composer(page).press("Enter")
+    expect(bodies(page_jun)).to_have_text(["lost ack"])  # stored and pushed to the room
+    # After the client's 10 s ack timeout, the catch-up finds it: shown once, as sent.
+    expect(page.locator("#messages li.pending")).to_have_count(0, timeout=20_000)
+    expect(bodies(page)).to_have_text(["lost ack"])
+    assert [m for m in dropped if '"lost ack"' in m], "the ack was not dropped"
+    outbox = page.evaluate("() => Object.keys(localStorage).map(k => localStorage.getItem(k))")
+    assert all(item in ("[]", None) for item in outbox), f"outbox not emptied: {outbox}"
+    assert [m["body"] for m in _history_as(jun, page_jun, room_id)] == ["lost ack"]
+    assert mina.errors == [], mina.errors

@@ -7,6 +7,7 @@ import json
 import pytest
 from socketio import packet
 
+from chat.extensions import socketio
 from chat.socket_packets import ChatPacket
 
 PAYLOADS = [
@@ -24,10 +25,21 @@ PAYLOADS = [
 def test_a_packet_reads_back_as_python_socketios_own(data, packet_type: int) -> None:
     ours = ChatPacket(packet_type, data=data, id=12).encode()
     theirs = packet.Packet(packet_type, data=data, id=12).encode()
-    assert ours[:3] == theirs[:3] == f"{packet_type}12", "type and id, never a binary type"
+    assert ours[:3] == theirs[:3] == f"{packet_type}12", "the same type and id"
     assert json.loads(ours[3:]) == json.loads(theirs[3:]) == data
     assert packet.Packet(encoded_packet=ours).data == data, "the stock decoder reads ours"
     assert ChatPacket(encoded_packet=theirs).data == data, "ours reads the stock encoder's"
+
+
+def test_the_app_sends_its_packets_with_this_class(app) -> None:
+    assert socketio.server.packet_class is ChatPacket
+
+
+def test_bytes_are_refused_not_sent_as_attachments() -> None:
+    """What ``uses_binary_events = False`` changes: no binary packet is made of bytes."""
+    assert packet.Packet(packet.EVENT, data=["x", b"\x00"]).packet_type == packet.BINARY_EVENT
+    with pytest.raises(TypeError):
+        ChatPacket(packet.EVENT, data=["x", b"\x00"]).encode()
 
 
 def test_keys_that_are_not_strings_are_written_as_strings() -> None:

@@ -220,7 +220,10 @@ _TAKE_NUMBERS = (
 _INSERT_MESSAGES = insert(_messages).returning(_messages.c.id, _messages.c.room_id, _messages.c.seq)
 # A lone send's numbers, taken only if its sender is a member, with the sender's versions
 # beside them: the batch's SELECT of memberships and its UPDATE in one statement.
-# (Parameters named like none of rooms' columns: an UPDATE would also SET such a column.)
+# (Parameters named like none of rooms' columns: an UPDATE would also SET such a column.
+# SQLAlchemy writes the RETURNING subqueries' columns without their table's name, which
+# SQLite resolves in the subquery's own table first: a subquery there that named a
+# column of ``rooms`` too would need care.)
 _TAKE_ONE_NUMBER_AS_MEMBER = (
     update(_rooms)
     .where(

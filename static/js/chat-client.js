@@ -169,6 +169,7 @@
 
     // Apply a message (new, edited or deleted) once, in change order, and move the cursor.
     _apply(message) {
+      this._settle(message);
       const cursor = this.cursors.get(message.room_id);
       if (cursor) {
         if (message.change_seq <= cursor.lastChange) return;
@@ -176,6 +177,16 @@
         cursor.lastSeq = Math.max(cursor.lastSeq, message.seq);
       }
       this._emit("message", message);
+    }
+
+    // A stored message of ours that is still in the outbox (its ack was lost or came too
+    // late, and a catch-up or sync found it): it was sent, whatever the outbox thought.
+    _settle(message) {
+      if (!message.client_id || message.sender_id !== this.userId) return;
+      const item = this.outbox.all().find((it) => it.client_id === message.client_id);
+      if (!item) return;
+      this.outbox.remove(item.client_id);
+      this._emit("outbox", { ...item, state: "sent", message });
     }
 
     async _onPush(message) {
@@ -298,8 +309,15 @@
       const payload = { room_id: item.room_id, body: item.body, client_id: item.client_id };
       return new Promise((resolve) => {
         this.socket.timeout(ACK_TIMEOUT_MS).emit("send_message", payload, (err, ack) => {
+          // No answer: it may be stored all the same (the ack was lost or late, and the
+          // sending socket gets no push of its own message). Catching the room up finds
+          // it, shows it and settles the outbox (_settle); if it was not stored, nothing
+          // changes and the outbox keeps it for a retry.
+          if (err && this.cursors.has(item.room_id)) this.catchUp(item.room_id);
           if (!this.outbox.all().some((it) => it.client_id === item.client_id)) {
-            return resolve(true); // acknowledged by an earlier attempt
+            // Settled already: by an earlier attempt, or by another tab that saw it stored.
+            if (!err && ack && ack.ok) this._onPush(ack.message);
+            return resolve(true);
           }
           if (!err && ack && ack.ok) {
             this.outbox.remove(item.client_id);
