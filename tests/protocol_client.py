@@ -123,7 +123,10 @@ class ProtocolClient:
             if room_id not in self.cursors:
                 return
             if message["change_seq"] > self.cursors[room_id] + 1:
-                self.catch_up(room_id)
+                try:
+                    self.catch_up(room_id)
+                except (requests.RequestException, ValueError):
+                    return  # the server is gone for now (as chat-client.js): the next sync
                 if message["change_seq"] > self.cursors[room_id] + 1:
                     return  # gap still open: the next sync brings both
             self._apply(message)
