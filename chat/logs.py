@@ -8,6 +8,7 @@ body or an email. Collectors index the fields; people grep the text.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -52,7 +53,10 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", None) or {})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        try:
+            return orjson.dumps(entry, default=str).decode()
+        except TypeError:  # what orjson refuses and json escapes: a lone surrogate, say
+            return json.dumps(entry, default=str)
 
 
 class TextFormatter(logging.Formatter):
