@@ -258,8 +258,8 @@ def throughput(ctx: Context) -> None:
     processes = 2
     # python-socketio clients decode every message each member receives (9 per send, the
     # sender's own comes in its ack): two processes of them saturate a core before the
-    # server does. Raw clients count
-    # what they receive without decoding it, so the server is the limit.
+    # server does. Raw clients count what they receive without decoding it, so the
+    # server is the limit.
     client_kinds = [
         ("senders", "python-socketio clients"),
         ("raw_senders", "raw WebSocket clients"),

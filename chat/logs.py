@@ -8,14 +8,13 @@ body or an email. Collectors index the fields; people grep the text.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+from . import json_text
 
 events = logging.getLogger("chat.events")
 
@@ -53,10 +52,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", None) or {})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        try:
-            return orjson.dumps(entry, default=str).decode()
-        except TypeError:  # what orjson refuses and json escapes: a lone surrogate, say
-            return json.dumps(entry, default=str)
+        return json_text.dumps(entry, default=str)
 
 
 class TextFormatter(logging.Formatter):

@@ -20,20 +20,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
 from socketio.packet import Packet
+
+from . import json_text
 
 
 class _OrjsonForPackets:
     """The two functions of the ``json`` module that ``Packet`` calls: writing by orjson.
 
-    orjson writes compact JSON (what ``separators=(",", ":")`` asks of ``json``) and
-    leaves non-ASCII text as UTF-8 where ``json`` escapes it: the same JSON text to any
-    parser. Keys that are not strings (a UUID, an int) are written as strings, as
-    ``json`` does for ints. What orjson refuses to write and ``json`` writes (a lone
-    surrogate, which ``json`` escapes; an int beyond 64 bits) is left to ``json``. Other
-    differences, none of which the chat sends: orjson writes NaN as ``null`` (``json``
-    writes ``NaN``, which is not JSON) and writes UUIDs and datetimes (``json`` refuses).
+    ``json_text.dumps`` writes compact JSON (what ``Packet`` asks of ``json`` with
+    ``separators=(",", ":")``) and leaves non-ASCII text as UTF-8 where ``json`` escapes
+    it: the same JSON text to any parser. Other differences, none of which the chat
+    sends: orjson writes NaN as ``null`` (``json`` writes ``NaN``, which is not JSON) and
+    writes UUIDs and datetimes (``json`` refuses).
 
     Reading stays with ``json``: a client's packet is read exactly as before, so what
     orjson would refuse outright (a ``\\ud800`` escape, ``NaN``) still reaches the
@@ -41,11 +40,8 @@ class _OrjsonForPackets:
     """
 
     @staticmethod
-    def dumps(data: Any, **_options: Any) -> str:
-        try:
-            return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
-        except TypeError:  # orjson.JSONEncodeError
-            return json.dumps(data, separators=(",", ":"))
+    def dumps(data: Any, **_separators: Any) -> str:
+        return json_text.dumps(data)
 
     loads = staticmethod(json.loads)
 

@@ -83,6 +83,8 @@ def write_batch(connection: Connection, sends: list[dict[str, Any]]) -> dict[int
     for it."""
     if connection.dialect.name == "postgresql":
         return _write_in_one_statement(connection, sends)
+    if len(sends) == 1:
+        return _write_one(connection, sends[0])
     return _write_in_three_steps(connection, sends)
 
 
@@ -246,8 +248,6 @@ _TAKE_ONE_NUMBER_AS_MEMBER = (
 def _write_in_three_steps(
     connection: Connection, sends: list[dict[str, Any]]
 ) -> dict[int, Written]:
-    if len(sends) == 1:
-        return _write_one(connection, sends[0])
     versions = permissions.members_among(
         connection, ((send["room_id"], send["user_id"]) for send in sends)
     )
@@ -298,7 +298,5 @@ def _write_one(connection: Connection, send: dict[str, Any]) -> dict[int, Writte
     if taken is None:
         return {}  # not a member, or the room is gone: nothing written
     seq, change, epoch, profile_updated_at = taken
-    (message_id, _room_id, _seq) = connection.execute(
-        _INSERT_MESSAGES, message_row(send, seq, change)
-    ).one()
+    message_id = connection.execute(_INSERT_MESSAGES, message_row(send, seq, change)).scalar_one()
     return {0: Written(seq, change, epoch, profile_updated_at, message_id)}
