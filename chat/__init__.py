@@ -126,15 +126,15 @@ def _configure_pool(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     if not uri.startswith("sqlite"):
-        # A server's connections can die under the pool (a restart, a failover): test each
-        # one at checkout. A SQLite file cannot go away like that, so it pays no ping.
-        options.setdefault("pool_pre_ping", True)
+        # A server's connections can die under the pool (a restart, a failover): each one
+        # is checked at checkout (chat/pool_liveness.py, cheaper than pool_pre_ping). A
+        # SQLite file cannot go away like that.
         options.setdefault("pool_size", app.config["DB_POOL_SIZE"])
         options.setdefault("max_overflow", app.config["DB_MAX_OVERFLOW"])
         options.setdefault("pool_timeout", app.config["DB_POOL_TIMEOUT"])
         if uri.startswith("postgresql"):
             # libpq's own connect timeout: while PostgreSQL is unreachable a request
-            # fails with 503 within it instead of hanging (pool_pre_ping reconnects).
+            # fails with 503 within it instead of hanging (the checkout check reconnects).
             connect_args = dict(options.get("connect_args") or {})
             connect_args.setdefault("connect_timeout", app.config["DB_CONNECT_TIMEOUT"])
             options["connect_args"] = connect_args

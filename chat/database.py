@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from . import read_requests
+from . import pool_liveness, read_requests
 from .errors import Unavailable
 from .extensions import db
 
@@ -34,11 +34,13 @@ DatabaseError = DBAPIError | PoolTimeout
 
 
 def configure_engine(app: Flask) -> None:
-    """Attach the SQLite pragmas and transaction control to the app's engine."""
+    """Attach the SQLite pragmas and transaction control to the app's engine, or, for a
+    database server, the check of pooled connections at checkout."""
     engine = db.engine
     if engine.dialect.name == "postgresql":
         read_requests.init_app(app, engine)
     if engine.dialect.name != "sqlite":
+        pool_liveness.check_at_checkout(engine)
         return
     busy_timeout_ms = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
     on_disk = is_sqlite_file(engine)
@@ -162,7 +164,7 @@ def is_unavailable(error: DatabaseError) -> bool:
 
     The pool's timeout always is (no connection came free in time), and so is a
     connection SQLAlchemy found dead (``connection_invalidated``: psycopg's "server
-    closed the connection", pool_pre_ping failing twice). Otherwise only an
+    closed the connection", the checkout's ping failing twice). Otherwise only an
     OperationalError can be: on PostgreSQL every one is about the connection or the
     server (refused, reset, timed out; schema mistakes are ProgrammingError there); on
     SQLite only lock timeouts and unopenable files are.

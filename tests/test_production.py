@@ -48,7 +48,9 @@ def test_pool_settings_reach_the_engine() -> None:
     with app.app_context():
         pool = db.engine.pool
         assert (pool.size(), pool._max_overflow, pool._timeout) == (3, 4, 7)
-        assert pool._pre_ping
+        # Not a ping per checkout: pooled connections are checked without a round trip
+        # (tests/test_pool_liveness.py).
+        assert not pool._pre_ping
 
 
 def test_test_only_routes_are_refused_in_production() -> None:
@@ -219,7 +221,7 @@ def test_a_database_outage_answers_unavailable_keeps_nothing_half_done_and_recov
                 fresh.connect(server.base_url, transports=["websocket"], wait_timeout=10)
             assert reasons == [{"message": "unavailable"}]
 
-            proxy.come_back()  # no restart: the pool reconnects (pool_pre_ping)
+            proxy.come_back()  # no restart: the pool reconnects (chat/pool_liveness.py)
             retried = owner_socket.send(room["id"], "during", client_id="during-1")
             assert retried["ok"], retried
             assert retried["message"]["seq"] == 2, "the refused attempts took no seq"
