@@ -172,8 +172,8 @@ def batch_loop(app, size: int = 10) -> Callable[[int], None]:
                             "body": f"bench {start + place}",
                             "client_id": uuid.uuid4().hex,
                             "now": utcnow(),
-                        },
-                        epoch,
+                            "epoch": epoch,
+                        }
                     )
                     for place, (user_id, epoch) in enumerate(epochs)
                 ]

@@ -128,8 +128,14 @@ def write_transaction() -> Iterator[Session]:
 
 
 @contextmanager
-def write_connection() -> Iterator[Connection]:
+def write_connection(one_statement: bool = False) -> Iterator[Connection]:
     """A write transaction like ``write_transaction``'s, on a Core connection of its own.
+
+    ``one_statement``: the caller writes with a single statement, atomic by itself. On
+    PostgreSQL that runs without a transaction around it (AUTOCOMMIT): psycopg's
+    ``BEGIN`` and the ``COMMIT`` were a round trip each, two of a lone send's three
+    (docs/performance.md, item 29). SQLite's transaction costs no round trip and is
+    what takes the write lock first, so it keeps it.
 
     For a batch of sends, whose statements are Core statements already: the ORM
     session's transaction bookkeeping cost a lone send about as much CPU as its
@@ -140,7 +146,11 @@ def write_connection() -> Iterator[Connection]:
     """
     try:
         with db.engine.connect() as connection:
-            connection.execution_options(**_as_writer(connection.dialect.name))
+            dialect_name = connection.dialect.name
+            if one_statement and dialect_name == "postgresql":
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                connection.execution_options(**_as_writer(dialect_name))
             with connection.begin():
                 yield connection
     except DATABASE_ERRORS as error:

@@ -425,13 +425,18 @@ def test_a_lone_send_is_one_statement_on_postgresql_and_two_on_sqlite(
 ) -> None:
     """A batch of one send asks membership inside the statement that takes its numbers
     (docs/performance.md, items 14 and 26): a member's send writes, an outsider's is
-    refused by the same statement and leaves the room's numbers as they were."""
+    refused by the same statement and leaves the room's numbers as they were (then one
+    SELECT asks why: a session that ended would be 401). On PostgreSQL the statement
+    runs outside a transaction (item 29): no BEGIN or COMMIT round trips around it,
+    unless a message may mention someone (its mention rows are a second statement)."""
     owner, outsider = make_user("Owner"), make_user("Outsider")
     room_id = uuid.UUID(owner.create_room("lone")["id"])
     statements: list[str] = []
+    in_autocommit: list[bool] = []
 
-    def record(_conn, _cursor, statement, *_args) -> None:
+    def record(conn, _cursor, statement, *_args) -> None:
         statements.append(statement.split(None, 1)[0].upper())
+        in_autocommit.append(getattr(conn.connection.driver_connection, "autocommit", False))
 
     with app.app_context():
         engine = db.engine
@@ -441,16 +446,21 @@ def test_a_lone_send_is_one_statement_on_postgresql_and_two_on_sqlite(
         try:
             message, created = messages.post_message(senders[owner.id], room_id, "alone", "l-1")
             member_statements, statements[:] = list(statements), []
+            member_autocommit, in_autocommit[:] = list(in_autocommit), []
+            messages.post_message(senders[owner.id], room_id, "hi @Outsider", "l-3")
+            mention_autocommit, in_autocommit[:], statements[:] = list(in_autocommit), [], []
             with pytest.raises(NotFound):
                 messages.post_message(senders[outsider.id], room_id, "outside", "l-2")
         finally:
             event.remove(engine, "before_cursor_execute", record)
         room = db.session.get(Room, room_id, populate_existing=True)
-        assert (room.last_seq, room.last_change) == (1, 1)
+        assert (room.last_seq, room.last_change) == (2, 2)
         assert (message.seq, message.body, created) == (1, "alone", True)
         assert message.sender.id == senders[owner.id].id
     assert member_statements == (["UPDATE", "INSERT"] if on_sqlite else ["WITH"])
-    assert statements == (["UPDATE"] if on_sqlite else ["WITH"])
+    assert statements == (["UPDATE", "SELECT"] if on_sqlite else ["WITH", "SELECT"])
+    assert member_autocommit == ([False, False] if on_sqlite else [True])
+    assert mention_autocommit and not any(mention_autocommit), "a transaction, on both"
 
 
 @pytest.mark.both_databases

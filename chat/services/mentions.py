@@ -27,6 +27,12 @@ def _names_at(body: str, name: str) -> bool:
     return False
 
 
+def may_mention(body: str) -> bool:
+    """Whether ``body`` can mention anyone: without an ``@`` it cannot, and nobody's
+    names need reading."""
+    return "@" in body
+
+
 def mentioned_members(
     reader: Session | Connection,
     room_id: uuid.UUID,
@@ -40,7 +46,7 @@ def mentioned_members(
     ``room_names`` keeps each room's member names for the caller (a batch of sends),
     so that several messages to one room read them once.
     """
-    if "@" not in body:
+    if not may_mention(body):
         return []
     if room_names is None:
         room_names = {}

@@ -94,7 +94,6 @@ class _Send:
     """One send as the batch stores it: plain values, no session, no request."""
 
     params: dict[str, Any]  # what send_batches.write_batch takes for one send
-    sender_epoch: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +123,28 @@ def _store_sends(sends: list[_Send]) -> list[_Stored | Exception]:
 def _store_in_one_transaction(sends: list[_Send]) -> list[_Stored | Exception]:
     # Core statements on a connection of the batch's own, outside the ORM session: the
     # session's execute path and transaction bookkeeping cost more than the statements.
-    with write_connection() as connection:
+    # Where the batch is one statement and no message can mention anyone (no mention
+    # rows to insert after it), that statement is the whole write: no transaction.
+    one_statement = send_batches.in_one_statement(db.engine.dialect.name) and not any(
+        mentions.may_mention(send.params["body"]) for send in sends
+    )
+    with write_connection(one_statement) as connection:
         written = send_batches.write_batch(connection, [send.params for send in sends])
-        # A send with nothing written was refused as a non-member's: it stays NotFound.
-        outcomes: list[_Stored | Exception] = [NotFound(permissions.ROOM_NOT_FOUND) for _ in sends]
+        # A send with nothing written was refused: asked why (its sender's session ended:
+        # 401; else 404). Rare, so a batch with none pays no query for it.
+        outcomes: dict[int, _Stored | Exception] = {
+            index: permissions.send_refusal(
+                connection, send.params["user_id"], send.params["epoch"]
+            )
+            for index, send in enumerate(sends)
+            if index not in written
+        }
         mention_rows = []
         room_names: dict[uuid.UUID, list] = {}  # member names per room, read once a batch
         for index, row in sorted(written.items()):
             params = sends[index].params
-            permissions.check_session_epoch(sends[index].sender_epoch, row.epoch)
+            # On SQLite, after the write: raising takes the batch's transaction down.
+            permissions.check_session_epoch(params["epoch"], row.epoch)
             mentioned = mentions.mentioned_members(
                 connection, params["room_id"], params["body"], params["user_id"], room_names
             )
@@ -140,7 +152,7 @@ def _store_in_one_transaction(sends: list[_Send]) -> list[_Stored | Exception]:
             outcomes[index] = _Stored(row, mentioned)
         if mention_rows:
             connection.execute(_INSERT_MENTIONS, mention_rows)
-    return outcomes
+    return [outcomes[index] for index in range(len(sends))]
 
 
 def init_app(app: Flask) -> None:
@@ -183,6 +195,7 @@ def post_message(
         "body": body,
         "client_id": client_id,
         "now": utcnow(),
+        "epoch": sender.session_epoch,
     }
     refused: IntegrityError | None = None
     # End the read transaction that loaded the user over HTTP (a socket event has none)
@@ -193,7 +206,7 @@ def post_message(
     # database as it was then, and a retry's lookup below would miss its message.
     end_read_transaction()
     try:
-        stored = current_app.extensions[SEND_QUEUE_KEY].submit(_Send(params, sender.session_epoch))
+        stored = current_app.extensions[SEND_QUEUE_KEY].submit(_Send(params))
     except IntegrityError as error:
         if client_id is None:
             raise

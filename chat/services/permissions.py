@@ -32,7 +32,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from ..errors import Forbidden, NotFound, Unauthorized
+from ..errors import Forbidden, NotFound, ServiceError, Unauthorized
 from ..extensions import db
 from ..models import Message, Profile, Room, RoomMember, User
 from .group_commit import GroupCommit
@@ -135,7 +135,30 @@ def require_member(user_id: uuid.UUID, room_id: uuid.UUID) -> None:
         raise NotFound(ROOM_NOT_FOUND)
 
 
-def check_session_epoch(sender_epoch: int, epoch_now: int) -> None:
+def in_session(user_id: ColumnElement, sender_epoch: ColumnElement) -> ColumnElement[bool]:
+    """``check_session_epoch``'s rule as SQL, inside the statement it guards: a batch of
+    sends on PostgreSQL writes nothing for a sender whose session ended, so that the
+    statement needs no transaction to take a refused send back (docs/performance.md,
+    item 29)."""
+    return exists().where(User.id == user_id, User.session_epoch == sender_epoch)
+
+
+def send_refusal(connection: Connection, user_id: uuid.UUID, sender_epoch: int) -> ServiceError:
+    """Why a send was not written: its sender's session ended, or else they are not a
+    member of the room (or it is gone; the same 404 either way). Asked only after a
+    refusal: the write itself asks both rules."""
+    epoch_now = connection.execute(_SESSION_EPOCH, {"user_id": user_id}).scalar()
+    try:
+        check_session_epoch(sender_epoch, epoch_now)
+    except Unauthorized as error:
+        return error
+    return NotFound(ROOM_NOT_FOUND)
+
+
+_SESSION_EPOCH = select(User.session_epoch).where(User.id == bindparam("user_id"))
+
+
+def check_session_epoch(sender_epoch: int, epoch_now: int | None) -> None:
     """Refuse a send by a user whose session ended since their copy was loaded.
 
     ``sender_epoch`` may come from a socket's copy of its user, loaded at connect: a

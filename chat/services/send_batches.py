@@ -17,8 +17,8 @@ its size:
   membership and reads the sender's versions itself (docs/performance.md, item 26).
 
 Numbers: a room's sends in the batch take consecutive seqs in arrival order, from the
-room's ``last_seq`` on; a non-member's send takes none (no gap). The caller's
-transaction makes it all or nothing.
+room's ``last_seq`` on; a refused send takes none (no gap). The caller's transaction
+makes it all or nothing; PostgreSQL's one statement is all or nothing by itself.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     DateTime,
+    Integer,
     String,
     Text,
     Uuid,
@@ -77,15 +78,23 @@ def message_row(params: dict[str, Any], seq: int, change: int) -> dict[str, Any]
 
 
 def write_batch(connection: Connection, sends: list[dict[str, Any]]) -> dict[int, Written]:
-    """Write the sends (``room_id``, ``user_id``, ``body``, ``client_id``, ``now``) whose
-    sender is a member of their room; returns what was written, by index in ``sends``.
-    An index that is missing is a send refused as a non-member's: nothing was written
-    for it."""
-    if connection.dialect.name == "postgresql":
+    """Write the sends (``room_id``, ``user_id``, ``body``, ``client_id``, ``now``,
+    ``epoch``: the sender's session epoch when they sent) whose sender is a member of
+    their room; returns what was written, by index in ``sends``. An index that is
+    missing is a refused send (``permissions.send_refusal`` tells why): nothing was
+    written for it. On PostgreSQL a sender whose session ended is refused too; on
+    SQLite the caller checks the epoch returned (``Written.epoch``)."""
+    if in_one_statement(connection.dialect.name):
         return _write_in_one_statement(connection, sends)
     if len(sends) == 1:
         return _write_one(connection, sends[0])
     return _write_in_three_steps(connection, sends)
+
+
+def in_one_statement(dialect_name: str) -> bool:
+    """Whether ``write_batch`` writes in one statement on this database (PostgreSQL):
+    atomic without a transaction around it."""
+    return dialect_name == "postgresql"
 
 
 # --- PostgreSQL: one statement ------------------------------------------------------------
@@ -98,6 +107,7 @@ _incoming = (
         bindparam("bodies", type_=ARRAY(Text)),
         bindparam("client_ids", type_=ARRAY(String)),
         bindparam("sent_at", type_=ARRAY(_timestamp)),
+        bindparam("epochs", type_=ARRAY(Integer)),
     )
     .table_valued(
         column("room_id", Uuid),
@@ -105,11 +115,15 @@ _incoming = (
         column("body", Text),
         column("client_id", String),
         column("created_at", _timestamp),
+        column("epoch", Integer),
         with_ordinality="arrival",
     )
     .render_derived()
 )
 # The members' sends, each with its place among its room's sends in the batch (1, 2, ...).
+# A sender whose session ended since the send was made writes nothing either: the
+# statement is then all a batch writes, atomic by itself, and needs no transaction that
+# could take a refused send back (``messages._store_in_one_transaction``).
 _allowed = (
     select(
         _incoming,
@@ -117,7 +131,10 @@ _allowed = (
         .over(partition_by=_incoming.c.room_id, order_by=_incoming.c.arrival)
         .label("place_in_room"),
     )
-    .where(permissions.membership(_incoming.c.room_id, _incoming.c.user_id))
+    .where(
+        permissions.membership(_incoming.c.room_id, _incoming.c.user_id),
+        permissions.in_session(_incoming.c.user_id, _incoming.c.epoch),
+    )
     .cte("allowed")
 )
 _counts = (
@@ -201,6 +218,7 @@ def _write_in_one_statement(
             "bodies": [send["body"] for send in sends],
             "client_ids": [send["client_id"] for send in sends],
             "sent_at": [send["now"] for send in sends],
+            "epochs": [send["epoch"] for send in sends],
         },
     )
     # WITH ORDINALITY counts from 1.
