@@ -128,7 +128,19 @@ def write_transaction() -> Iterator[Session]:
 
 
 @contextmanager
-def write_connection(one_statement: bool = False) -> Iterator[Connection]:
+def read_connection() -> Iterator[Connection]:
+    """A Core connection for a few reads outside any request's session (a batch's
+    follow-up questions); a database out of reach becomes ``Unavailable``."""
+    try:
+        with db.engine.connect() as connection:
+            yield connection
+    except DATABASE_ERRORS as error:
+        _raise_if_unavailable(error)
+        raise
+
+
+@contextmanager
+def write_connection(*, one_statement: bool = False) -> Iterator[Connection]:
     """A write transaction like ``write_transaction``'s, on a Core connection of its own.
 
     ``one_statement``: the caller writes with a single statement, atomic by itself. On
@@ -174,7 +186,7 @@ def is_unavailable(error: DatabaseError) -> bool:
 
     The pool's timeout always is (no connection came free in time), and so is a
     connection SQLAlchemy found dead (``connection_invalidated``: psycopg's "server
-    closed the connection", the checkout's ping failing twice). Otherwise only an
+    closed the connection"). Otherwise only an
     OperationalError can be: on PostgreSQL every one is about the connection or the
     server (refused, reset, timed out; schema mistakes are ProgrammingError there); on
     SQLite only lock timeouts and unopenable files are.

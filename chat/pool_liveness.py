@@ -13,42 +13,65 @@ app (it never LISTENs), so a socket with nothing to read is a connection the ser
 has not dropped, and needs no ping. When there is something to read, the real ping
 decides, exactly as ``pool_pre_ping`` would: a dead connection makes SQLAlchemy
 replace every pooled connection older than now (the server restarted: they are all
-dead), and a live one (a stray notice) is kept.
+dead), a live one (a stray notice) is kept, and one that fails otherwise is
+replaced alone.
 
-What neither check sees is a server that vanished without a word (a network path
-cut, a machine powered off): ``SELECT 1`` would wait for TCP to give up just as the
-request's own statement does, so nothing is lost by not sending it.
+What a socket cannot show is a connection dropped on the way without a word to
+either end: a load balancer's or a NAT's idle timeout (AWS's NLB forgets a flow
+after 350 s), a failover that moved the server's address. The next packet on it
+gets a reset, or nothing. So a connection that sat in the pool longer than
+``PING_AFTER_IDLE_SECONDS`` is pinged as before; a busy pool, where the saving
+matters, hands its connections out again long before that.
 """
 
 from __future__ import annotations
 
 import select
+import time
 from typing import Any
 
 from gevent.monkey import get_original
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.exc import DisconnectionError, InvalidatePoolError
+
+#: A connection idle in the pool longer than this is pinged whatever its socket shows:
+#: well below the idle timeouts of load balancers and NATs (minutes).
+PING_AFTER_IDLE_SECONDS = 30.0
 
 # The operating system's poll, even in a gevent-patched process: gevent's would
 # switch to the hub to answer a question that a zero-timeout system call answers.
 _system_poll = get_original("select", "poll")
-_READABLE = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
+# Data, or the end of the stream (POLLERR, POLLHUP and POLLNVAL come unasked).
+_READABLE = select.POLLIN | select.POLLPRI
+_IDLE_SINCE = "chat_idle_since"  # in the connection record's info
 
 
 def check_at_checkout(engine: Engine) -> None:
     """Check each connection that ``engine``'s pool hands out, pinging only the ones
-    whose socket has something to read (``pool_pre_ping`` pings every one)."""
+    that may have been dropped (``pool_pre_ping`` pings every one)."""
     dialect = engine.dialect
+    driver_error = dialect.loaded_dbapi.Error
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        if not _may_be_dropped(dbapi_connection, dialect.loaded_dbapi.Error):
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None:
+            return  # just connected
+        idle_too_long = time.monotonic() - idle_since > PING_AFTER_IDLE_SECONDS
+        if not idle_too_long and not _may_be_dropped(dbapi_connection, driver_error):
             return
         try:
             dialect.do_ping(dbapi_connection)
-        except dialect.loaded_dbapi.Error as error:
-            # SQLAlchemy replaces this connection and every older one, then retries.
-            raise InvalidatePoolError(f"pooled connection dropped: {error}") from error
+        except driver_error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                # The server went away: SQLAlchemy replaces this connection and every
+                # older one (all dead after a restart), then retries.
+                raise InvalidatePoolError(f"pooled connection dropped: {error}") from error
+            raise DisconnectionError(f"pooled connection unusable: {error}") from error
 
 
 def _may_be_dropped(dbapi_connection: Any, driver_error: type[Exception]) -> bool:

@@ -28,7 +28,7 @@ def admin_url() -> URL:
     return make_url(os.environ.get("TEST_DATABASE_URL") or DEFAULT_URL)
 
 
-def _conninfo(url: URL) -> str:
+def conninfo(url: URL) -> str:
     """libpq's form of a SQLAlchemy URL (psycopg does not take the "+psycopg" part)."""
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -36,7 +36,7 @@ def _conninfo(url: URL) -> str:
 @functools.cache
 def reachable() -> bool:
     try:
-        with psycopg.connect(_conninfo(admin_url()), connect_timeout=2) as connection:
+        with psycopg.connect(conninfo(admin_url()), connect_timeout=2) as connection:
             connection.execute("SELECT 1")
         return True
     except psycopg.Error:
@@ -82,7 +82,7 @@ class TempDatabase:
         )
 
     def _admin(self, statement: sql.Composable) -> None:
-        with psycopg.connect(_conninfo(admin_url()), autocommit=True) as connection:
+        with psycopg.connect(conninfo(admin_url()), autocommit=True) as connection:
             connection.execute(statement)
 
 

@@ -251,6 +251,33 @@ def _post_in_one_batch(app: Flask, sends: list[tuple]) -> tuple[dict[str, Any], 
     return outcomes, batches
 
 
+def _stored_in(app: Flask, room_id: uuid.UUID) -> list[tuple[int, str]]:
+    """The room's stored messages as ``(seq, body)``, in seq order."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(Message.seq, Message.body)
+            .where(Message.room_id == room_id)
+            .order_by(Message.seq)
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+def _copy_before_a_password_change(app: Flask, user_id: str) -> User:
+    """A socket's copy of a user, loaded before their password changed elsewhere (the
+    session epoch bumped behind its back)."""
+    with app.app_context():
+        stale_copy = db.session.get(User, uuid.UUID(user_id))
+        assert stale_copy.profile is not None  # loaded before it is detached
+        db.session.expunge(stale_copy)
+        db.session.execute(
+            update(User)
+            .where(User.id == stale_copy.id)
+            .values(session_epoch=User.session_epoch + 1)
+        )
+        db.session.commit()
+    return stale_copy
+
+
 @pytest.mark.both_databases
 def test_a_batch_with_refused_sends_stores_the_others_gaplessly(app: Flask, make_user) -> None:
     owner, member, outsider, logged_out = (
@@ -263,18 +290,7 @@ def test_a_batch_with_refused_sends_stores_the_others_gaplessly(app: Flask, make
     )
     assert first.status_code == 201
 
-    # A socket's copy of a user, loaded before their password changed elsewhere.
-    with app.app_context():
-        stale_copy = db.session.get(User, uuid.UUID(logged_out.id))
-        assert stale_copy.profile is not None  # loaded before it is detached
-        db.session.expunge(stale_copy)
-        db.session.execute(
-            update(User)
-            .where(User.id == stale_copy.id)
-            .values(session_epoch=User.session_epoch + 1)
-        )
-        db.session.commit()
-
+    stale_copy = _copy_before_a_password_change(app, logged_out.id)
     sends = [
         ("good one", owner.id, room_id, "c-2"),
         ("repeat", owner.id, room_id, "c-1"),  # the client_id of "first": its stored message
@@ -289,14 +305,56 @@ def test_a_batch_with_refused_sends_stores_the_others_gaplessly(app: Flask, make
     assert outcomes["outsider"] is NotFound
     assert outcomes["stale"] is Unauthorized
     assert sorted([outcomes["good one"][1:], outcomes["good two"][1:]]) == [(2, True), (3, True)]
-    with app.app_context():
-        stored = db.session.execute(
-            select(Message.seq, Message.body)
-            .where(Message.room_id == room_id)
-            .order_by(Message.seq)
-        ).all()
+    stored = _stored_in(app, room_id)
     assert [seq for seq, _ in stored] == [1, 2, 3]  # no gap where the refused ones were
     assert sorted(body for _, body in stored) == ["first", "good one", "good two"]
+
+
+@pytest.mark.both_databases
+def test_a_batch_refuses_an_outsider_and_an_ended_session_by_its_write_alone(
+    app: Flask, make_user
+) -> None:
+    """With no repeated ``client_id`` the batch is written once, as it came: on
+    PostgreSQL one statement (outside a transaction) refuses the outsider and the
+    sender whose session ended and stores the others; each refused send is then told
+    why (401, 404). On SQLite the ended session is found after the write and the batch
+    is stored again one send at a time, with the same outcomes."""
+    owner, member, outsider, logged_out = (
+        make_user(name) for name in ("Owner", "Member", "Outsider", "Logged out")
+    )
+    room_id = uuid.UUID(owner.create_room("batch", member_ids=[member.id, logged_out.id])["id"])
+    stale_copy = _copy_before_a_password_change(app, logged_out.id)
+    with app.app_context():
+        engine = db.engine
+    on_sqlite = engine.dialect.name == "sqlite"
+    writes: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if statement.startswith("WITH"):
+            writes.append(statement)
+
+    sends = [
+        ("good one", owner.id, room_id, "b-1"),
+        ("stale", stale_copy, room_id, "b-2"),
+        ("outsider", outsider.id, room_id, "b-3"),
+        ("good two", member.id, room_id, "b-4"),
+    ]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        outcomes, batches = _post_in_one_batch(app, sends)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert batches[0] == 4  # the four queued together
+    assert outcomes["stale"] is Unauthorized
+    assert outcomes["outsider"] is NotFound
+    assert [outcomes["good one"], outcomes["good two"]] == [
+        ("good one", 1, True),
+        ("good two", 2, True),
+    ]
+    if not on_sqlite:
+        assert batches == [4] and len(writes) == 1, "one statement wrote the batch"
+    assert _stored_in(app, room_id) == [(1, "good one"), (2, "good two")]
 
 
 @pytest.mark.both_databases
@@ -432,15 +490,16 @@ def test_a_lone_send_is_one_statement_on_postgresql_and_two_on_sqlite(
     owner, outsider = make_user("Owner"), make_user("Outsider")
     room_id = uuid.UUID(owner.create_room("lone")["id"])
     statements: list[str] = []
-    in_autocommit: list[bool] = []
+    in_autocommit: list[bool] = []  # PostgreSQL's driver connection, at each statement
+    on_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
 
     def record(conn, _cursor, statement, *_args) -> None:
         statements.append(statement.split(None, 1)[0].upper())
-        in_autocommit.append(getattr(conn.connection.driver_connection, "autocommit", False))
+        if not on_sqlite:
+            in_autocommit.append(conn.connection.driver_connection.autocommit)
 
     with app.app_context():
         engine = db.engine
-        on_sqlite = engine.dialect.name == "sqlite"
         senders = {user.id: db.session.get(User, uuid.UUID(user.id)) for user in (owner, outsider)}
         event.listen(engine, "before_cursor_execute", record)
         try:
@@ -459,8 +518,9 @@ def test_a_lone_send_is_one_statement_on_postgresql_and_two_on_sqlite(
         assert message.sender.id == senders[owner.id].id
     assert member_statements == (["UPDATE", "INSERT"] if on_sqlite else ["WITH"])
     assert statements == (["UPDATE", "SELECT"] if on_sqlite else ["WITH", "SELECT"])
-    assert member_autocommit == ([False, False] if on_sqlite else [True])
-    assert mention_autocommit and not any(mention_autocommit), "a transaction, on both"
+    if not on_sqlite:
+        assert member_autocommit == [True], "the one statement, outside a transaction"
+        assert mention_autocommit and not any(mention_autocommit), "mentions: a transaction"
 
 
 @pytest.mark.both_databases

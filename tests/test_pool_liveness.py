@@ -8,7 +8,6 @@ exactly as a restart or a failover does, while the connection waits in the pool.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -16,10 +15,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import Engine, text
 
-from chat import create_app
+from chat import create_app, pool_liveness
 from chat.extensions import db
 
-from .postgres_support import admin_url, require_postgres
+from .postgres_support import admin_url, conninfo, require_postgres
 from .support import wait_until
 
 pytestmark = pytest.mark.postgres
@@ -67,9 +66,9 @@ def _two_pooled_backends(engine: Engine) -> tuple[int, int]:
 
 
 def _terminate(*pids: int) -> None:
-    """End the backends from outside, and wait until PostgreSQL no longer lists them."""
-    conninfo = admin_url().render_as_string(hide_password=False).replace("+psycopg", "")
-    with psycopg.connect(conninfo, autocommit=True) as admin:
+    """End the backends from outside, and wait until PostgreSQL no longer lists them
+    (a backend sends its ``FATAL`` goodbye before it leaves the view)."""
+    with psycopg.connect(conninfo(admin_url()), autocommit=True) as admin:
         for pid in pids:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
@@ -77,10 +76,7 @@ def _terminate(*pids: int) -> None:
             listed = admin.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (list(pids),)
             ).fetchone()
-            # A backend leaves the view before its process exits and its socket closes;
-            # PostgreSQL runs on this machine, so the process's own end is visible too.
-            running = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
-            return listed is not None and listed[0] == 0 and not running
+            return listed is not None and listed[0] == 0
 
         wait_until(gone, timeout=10)
 
@@ -109,3 +105,16 @@ def test_connections_the_server_dropped_while_pooled_are_replaced_before_use(
     assert pings and set(pings) <= set(old), "only a dropped connection was pinged"
     assert len(pings) == 1, "the first failed ping replaced the whole pool"
     assert _backend_pid(engine) in after
+
+
+def test_a_connection_idle_for_long_is_pinged_and_kept_if_alive(
+    app: Flask, pings: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection a load balancer or a NAT forgot shows nothing on its socket: past
+    ``PING_AFTER_IDLE_SECONDS`` in the pool it is pinged anyway. This one is alive, so
+    the ping passes and it is used."""
+    engine = db.engine
+    first = _backend_pid(engine)
+    monkeypatch.setattr(pool_liveness, "PING_AFTER_IDLE_SECONDS", 0.0)
+    assert _backend_pid(engine) == first
+    assert pings == [first]

@@ -128,31 +128,48 @@ def test_the_mark_ends_with_its_socket_event(app: Flask, make_user) -> None:
     assert user_loads == [INTRANS], statements
 
 
-def test_a_socket_send_still_writes_inside_a_transaction(app: Flask, make_user) -> None:
+def _send_writes(statements: list[tuple[str, TransactionStatus]]) -> list[TransactionStatus]:
+    """The status after each batch write of sends (one statement: ``WITH … INSERT``)."""
+    return [status for sql, status in statements if "INSERT INTO messages" in sql]
+
+
+def test_a_socket_send_is_one_statement_on_its_own_and_a_mention_keeps_a_transaction(
+    app: Flask, make_user
+) -> None:
+    """A batch of sends is one statement, atomic by itself: it runs outside a
+    transaction (docs/performance.md, item 29), unless a message may mention someone,
+    whose mention rows are a second statement of the same transaction."""
     user = make_user("Socket writer")
     room = user.create_room("Socket writes")
     sockets = socketio.test_client(app, flask_test_client=user.client)
     statements = _watch_statements(app)
+    checkins = _watch_checkins(app)
 
-    ack = sockets.emit(
+    plain = sockets.emit(
         "send_message", {"room_id": room["id"], "body": "over the socket"}, callback=True
+    )
+    plain_writes, statements[:] = _send_writes(statements), []
+    mention = sockets.emit(
+        "send_message", {"room_id": room["id"], "body": "hi @someone"}, callback=True
     )
     sockets.disconnect()
 
-    assert ack["ok"], ack
-    assert any("INSERT INTO messages" in sql for sql, _ in statements), statements
-    assert {status for _, status in statements} == {INTRANS}, statements
+    assert plain["ok"] and mention["ok"], (plain, mention)
+    assert plain_writes == [IDLE], "the plain send: committed by its own statement"
+    assert _send_writes(statements) == [INTRANS], "the mention: in a transaction"
+    assert checkins and not any(checkins), "every connection back without autocommit"
 
 
-def test_a_send_still_writes_inside_a_transaction(app: Flask, make_user) -> None:
+def test_an_http_send_is_one_statement_on_its_own(app: Flask, make_user) -> None:
     user = make_user("Writer")
     room = user.create_room("Writes")
     statements = _watch_statements(app)
 
-    user.post_message(room["id"], "stored")
+    stored = user.post_message(room["id"], "stored")
 
-    assert any("INSERT INTO messages" in sql for sql, _ in statements), statements
-    assert {status for _, status in statements} == {INTRANS}, statements
+    assert _send_writes(statements) == [IDLE], statements
+    page = user.call("GET", f"/api/rooms/{room['id']}/messages").get_json()["messages"]
+    assert [(m["id"], m["body"]) for m in page] == [(stored["id"], "stored")]
 
 
 def test_a_write_inside_a_read_request_gets_a_transaction_of_its_own(app: Flask, make_user) -> None:

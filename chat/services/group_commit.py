@@ -1,4 +1,4 @@
-"""Group commit: writers that arrive together share one transaction and one commit.
+"""Group commit: writers that arrive together share one write and one commit.
 
 Why: a commit is the largest single cost of storing a message (SQLite appends to its
 WAL, PostgreSQL makes a round trip and flushes), and SQLAlchemy's bookkeeping for a

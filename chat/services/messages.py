@@ -17,8 +17,14 @@ from flask import Flask, current_app
 from sqlalchemy import ColumnElement, Integer, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..database import end_read_transaction, write_connection, write_transaction
-from ..errors import Conflict, Invalid, NotFound, Unauthorized
+from ..database import (
+    DATABASE_ERRORS,
+    end_read_transaction,
+    read_connection,
+    write_connection,
+    write_transaction,
+)
+from ..errors import Conflict, Invalid, NotFound, Unauthorized, Unavailable
 from ..extensions import db, socketio
 from ..models import Message, MessageMention, Room, User, utcnow
 from . import mentions, permissions, ratelimits, realtime, send_batches
@@ -105,46 +111,42 @@ class _Stored:
 
 
 def _store_sends(sends: list[_Send]) -> list[_Stored | Exception]:
-    """Store a batch of sends in one transaction; one outcome per send, in order.
+    """Store a batch of sends together, all or nothing; one outcome per send, in order.
 
-    A send refused before it wrote anything (a non-member's) is refused alone. One
-    refused after writing (a repeated ``client_id``, a sender whose session ended)
-    takes its batch's transaction down with it; the batch is then stored again one
-    send per transaction, so that only that send is refused.
+    A send refused by the write itself (a non-member's; on PostgreSQL also a sender
+    whose session ended) writes nothing and is refused alone. One refused after
+    writing (a repeated ``client_id``; on SQLite a sender whose session ended) takes
+    the batch's write down with it; the batch is then stored again one send at a
+    time, so that only that send is refused.
     """
     try:
-        return _store_in_one_transaction(sends)
+        return _store_batch(sends)
     except (IntegrityError, Unauthorized) as error:
         if len(sends) == 1:
             return [error]
         return [_store_sends([send])[0] for send in sends]
 
 
-def _store_in_one_transaction(sends: list[_Send]) -> list[_Stored | Exception]:
+def _store_batch(sends: list[_Send]) -> list[_Stored | Exception]:
     # Core statements on a connection of the batch's own, outside the ORM session: the
     # session's execute path and transaction bookkeeping cost more than the statements.
-    # Where the batch is one statement and no message can mention anyone (no mention
-    # rows to insert after it), that statement is the whole write: no transaction.
-    one_statement = send_batches.in_one_statement(db.engine.dialect.name) and not any(
+    # Where the batch is one statement (PostgreSQL), which also asks the sender's
+    # session, and no message can mention anyone (no mention rows to insert after it),
+    # that statement is the whole write: no transaction around it.
+    in_one_statement = send_batches.in_one_statement(db.engine.dialect.name)
+    one_statement = in_one_statement and not any(
         mentions.may_mention(send.params["body"]) for send in sends
     )
-    with write_connection(one_statement) as connection:
+    outcomes: dict[int, _Stored | Exception] = {}
+    with write_connection(one_statement=one_statement) as connection:
         written = send_batches.write_batch(connection, [send.params for send in sends])
-        # A send with nothing written was refused: asked why (its sender's session ended:
-        # 401; else 404). Rare, so a batch with none pays no query for it.
-        outcomes: dict[int, _Stored | Exception] = {
-            index: permissions.send_refusal(
-                connection, send.params["user_id"], send.params["epoch"]
-            )
-            for index, send in enumerate(sends)
-            if index not in written
-        }
         mention_rows = []
         room_names: dict[uuid.UUID, list] = {}  # member names per room, read once a batch
         for index, row in sorted(written.items()):
             params = sends[index].params
-            # On SQLite, after the write: raising takes the batch's transaction down.
-            permissions.check_session_epoch(params["epoch"], row.epoch)
+            if not in_one_statement:
+                # After the write: raising takes the batch's transaction down.
+                permissions.check_session_epoch(params["epoch"], row.epoch)
             mentioned = mentions.mentioned_members(
                 connection, params["room_id"], params["body"], params["user_id"], room_names
             )
@@ -152,7 +154,29 @@ def _store_in_one_transaction(sends: list[_Send]) -> list[_Stored | Exception]:
             outcomes[index] = _Stored(row, mentioned)
         if mention_rows:
             connection.execute(_INSERT_MENTIONS, mention_rows)
+    refused = [index for index in range(len(sends)) if index not in written]
+    if refused:
+        outcomes.update(_why_refused([sends[index] for index in refused], refused))
     return [outcomes[index] for index in range(len(sends))]
+
+
+def _why_refused(sends: list[_Send], indexes: list[int]) -> dict[int, Exception]:
+    """Each refused send's answer (its sender's session ended: 401; else 404), by index.
+
+    Asked after the batch's write is over, and only when a send was refused: a batch
+    with none pays no query for it, and a failure here (the database gone meanwhile)
+    is only the refused sends' outcome, never that of sends already stored.
+    """
+    try:
+        with read_connection() as connection:
+            return {
+                index: permissions.send_refusal(
+                    connection, send.params["user_id"], send.params["epoch"]
+                )
+                for index, send in zip(indexes, sends, strict=True)
+            }
+    except (Unavailable, *DATABASE_ERRORS) as error:
+        return dict.fromkeys(indexes, error)
 
 
 def init_app(app: Flask) -> None:

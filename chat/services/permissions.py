@@ -163,7 +163,8 @@ def check_session_epoch(sender_epoch: int, epoch_now: int | None) -> None:
 
     ``sender_epoch`` may come from a socket's copy of its user, loaded at connect: a
     password change since then (through another instance, which could not reach this
-    copy) is seen here, in the send's own transaction (``sender_version``).
+    copy) is seen here, against the epoch the send's write read (``sender_version``;
+    on PostgreSQL the write asks ``in_session`` itself).
     """
     if epoch_now != sender_epoch:
         raise Unauthorized("Your session has ended; log in again.")

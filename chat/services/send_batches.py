@@ -123,7 +123,7 @@ _incoming = (
 # The members' sends, each with its place among its room's sends in the batch (1, 2, ...).
 # A sender whose session ended since the send was made writes nothing either: the
 # statement is then all a batch writes, atomic by itself, and needs no transaction that
-# could take a refused send back (``messages._store_in_one_transaction``).
+# could take a refused send back (``messages._store_batch``).
 _allowed = (
     select(
         _incoming,
