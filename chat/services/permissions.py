@@ -146,7 +146,7 @@ def in_session(user_id: ColumnElement, sender_epoch: ColumnElement) -> ColumnEle
 def send_refusal(connection: Connection, user_id: uuid.UUID, sender_epoch: int) -> ServiceError:
     """Why a send was not written: its sender's session ended, or else they are not a
     member of the room (or it is gone; the same 404 either way). Asked only after a
-    refusal: the write itself asks both rules."""
+    refusal: the write itself asks membership (and, on PostgreSQL, the session)."""
     epoch_now = connection.execute(_SESSION_EPOCH, {"user_id": user_id}).scalar()
     try:
         check_session_epoch(sender_epoch, epoch_now)
