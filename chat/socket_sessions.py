@@ -14,8 +14,8 @@ already reaches it: logout and a password change disconnect the sockets or
 renew the id in their session copy (the kept user's ``get_id()`` then no longer
 matches and is reloaded); a profile change drops the kept user of that user's
 sockets on this instance (``realtime.push_user_updated``); a send compares the
-sender's session epoch and profile with the database in its own transaction, which
-covers the sockets on other instances (``permissions.check_session_epoch`` and
+sender's session epoch and profile with the database in its own write, which
+covers the sockets on other instances (``permissions.in_current_session`` and
 ``current_sender``).
 """
 

@@ -317,8 +317,8 @@ def test_a_batch_refuses_an_outsider_and_an_ended_session_by_its_write_alone(
     """With no repeated ``client_id`` the batch is written once, as it came: on
     PostgreSQL one statement (outside a transaction) refuses the outsider and the
     sender whose session ended and stores the others; each refused send is then told
-    why (401, 404). On SQLite the ended session is found after the write and the batch
-    is stored again one send at a time, with the same outcomes."""
+    why (401, 404). On SQLite the write's memberships lookup refuses both in the same
+    way, in its transaction."""
     owner, member, outsider, logged_out = (
         make_user(name) for name in ("Owner", "Member", "Outsider", "Logged out")
     )

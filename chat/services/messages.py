@@ -24,7 +24,7 @@ from ..database import (
     write_connection,
     write_transaction,
 )
-from ..errors import Conflict, Invalid, NotFound, Unauthorized, Unavailable
+from ..errors import Conflict, Invalid, NotFound, Unavailable
 from ..extensions import db, socketio
 from ..models import Message, MessageMention, Room, User, utcnow
 from . import mentions, permissions, ratelimits, realtime, send_batches
@@ -113,15 +113,14 @@ class _Stored:
 def _store_sends(sends: list[_Send]) -> list[_Stored | Exception]:
     """Store a batch of sends together, all or nothing; one outcome per send, in order.
 
-    A send refused by the write itself (a non-member's; on PostgreSQL also a sender
-    whose session ended) writes nothing and is refused alone. One refused after
-    writing (a repeated ``client_id``; on SQLite a sender whose session ended) takes
-    the batch's write down with it; the batch is then stored again one send at a
-    time, so that only that send is refused.
+    A send refused by the write itself (a non-member's, or a sender's whose session
+    ended) writes nothing and is refused alone. One refused after writing (a repeated
+    ``client_id``) takes the batch's write down with it; the batch is then stored
+    again one send at a time, so that only that send is refused.
     """
     try:
         return _store_batch(sends)
-    except (IntegrityError, Unauthorized) as error:
+    except IntegrityError as error:
         if len(sends) == 1:
             return [error]
         return [_store_sends([send])[0] for send in sends]
@@ -130,11 +129,10 @@ def _store_sends(sends: list[_Send]) -> list[_Stored | Exception]:
 def _store_batch(sends: list[_Send]) -> list[_Stored | Exception]:
     # Core statements on a connection of the batch's own, outside the ORM session: the
     # session's execute path and transaction bookkeeping cost more than the statements.
-    # Where the batch is one statement (PostgreSQL), which also asks the sender's
-    # session, and no message can mention anyone (no mention rows to insert after it),
-    # that statement is the whole write: no transaction around it.
-    in_one_statement = send_batches.in_one_statement(db.engine.dialect.name)
-    one_statement = in_one_statement and not any(
+    # Where the batch is one statement (PostgreSQL) and no message can mention anyone
+    # (no mention rows to insert after it), that statement is the whole write: no
+    # transaction around it.
+    one_statement = send_batches.in_one_statement(db.engine.dialect.name) and not any(
         mentions.may_mention(send.params["body"]) for send in sends
     )
     outcomes: dict[int, _Stored | Exception] = {}
@@ -144,9 +142,6 @@ def _store_batch(sends: list[_Send]) -> list[_Stored | Exception]:
         room_names: dict[uuid.UUID, list] = {}  # member names per room, read once a batch
         for index, row in sorted(written.items()):
             params = sends[index].params
-            if not in_one_statement:
-                # After the write: raising takes the batch's transaction down.
-                permissions.check_session_epoch(params["epoch"], row.epoch)
             mentioned = mentions.mentioned_members(
                 connection, params["room_id"], params["body"], params["user_id"], room_names
             )
@@ -154,13 +149,13 @@ def _store_batch(sends: list[_Send]) -> list[_Stored | Exception]:
             outcomes[index] = _Stored(row, mentioned)
         if mention_rows:
             connection.execute(_INSERT_MENTIONS, mention_rows)
-    refused = [index for index in range(len(sends)) if index not in written]
+    refused = {index: send for index, send in enumerate(sends) if index not in written}
     if refused:
-        outcomes.update(_why_refused([sends[index] for index in refused], refused))
+        outcomes.update(_why_refused(refused))
     return [outcomes[index] for index in range(len(sends))]
 
 
-def _why_refused(sends: list[_Send], indexes: list[int]) -> dict[int, Exception]:
+def _why_refused(refused: dict[int, _Send]) -> dict[int, Exception]:
     """Each refused send's answer (its sender's session ended: 401; else 404), by index.
 
     Asked after the batch's write is over, and only when a send was refused: a batch
@@ -173,10 +168,10 @@ def _why_refused(sends: list[_Send], indexes: list[int]) -> dict[int, Exception]
                 index: permissions.send_refusal(
                     connection, send.params["user_id"], send.params["epoch"]
                 )
-                for index, send in zip(indexes, sends, strict=True)
+                for index, send in refused.items()
             }
     except (Unavailable, *DATABASE_ERRORS) as error:
-        return dict.fromkeys(indexes, error)
+        return dict.fromkeys(refused, error)
 
 
 def init_app(app: Flask) -> None:

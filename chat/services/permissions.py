@@ -53,16 +53,20 @@ def membership(room_id: ColumnElement, user_id: ColumnElement) -> ColumnElement[
 _IS_MEMBER = select(membership(bindparam("room_id"), bindparam("user_id")))
 
 
-def sender_version(user_id: ColumnElement) -> tuple[ColumnElement, ColumnElement]:
-    """The sender's session epoch and profile version as of now, read beside a send's
-    write for ``check_session_epoch`` and ``current_sender``."""
+def profile_version(user_id: ColumnElement) -> ColumnElement:
+    """The sender's profile version as of now, read beside a send's write for
+    ``current_sender``."""
     return (
-        select(User.session_epoch).where(User.id == user_id).scalar_subquery().label("epoch"),
         select(Profile.updated_at)
         .where(Profile.user_id == user_id)
         .scalar_subquery()
-        .label("profile_updated_at"),
+        .label("profile_updated_at")
     )
+
+
+def session_epoch(user_id: ColumnElement) -> ColumnElement:
+    """The user's session epoch as of now (``in_current_session`` compares it)."""
+    return select(User.session_epoch).where(User.id == user_id).scalar_subquery().label("epoch")
 
 
 # A batch's senders that are members of the rooms they send to, with their versions: the
@@ -87,7 +91,10 @@ def _members_among_statement(slots: int) -> Select:
         )
     ).cte("pairs")
     return select(
-        RoomMember.room_id, RoomMember.user_id, *sender_version(RoomMember.user_id)
+        RoomMember.room_id,
+        RoomMember.user_id,
+        session_epoch(RoomMember.user_id),
+        profile_version(RoomMember.user_id),
     ).join_from(
         pairs,
         RoomMember,
@@ -107,8 +114,8 @@ _MEMBERS_AMONG = {slots: _members_among_statement(slots) for slots in _SLOT_COUN
 def members_among(
     connection: Connection, pairs: Iterable[tuple[uuid.UUID, uuid.UUID]]
 ) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[int, datetime | None]]:
-    """Which ``(room_id, user_id)`` pairs are memberships, with each user's
-    ``sender_version`` (session epoch, profile version) beside it."""
+    """Which ``(room_id, user_id)`` pairs are memberships, with each user's session
+    epoch and profile version beside it."""
     wanted = list(set(pairs))
     found: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, datetime | None]] = {}
     for start in range(0, len(wanted), PAIRS_PER_QUERY):
@@ -135,39 +142,34 @@ def require_member(user_id: uuid.UUID, room_id: uuid.UUID) -> None:
         raise NotFound(ROOM_NOT_FOUND)
 
 
+def in_current_session(sender_epoch: int, epoch_now: int | None) -> bool:
+    """Whether a send's sender is still in the session it was made in.
+
+    ``sender_epoch`` may come from a socket's copy of its user, loaded at connect: a
+    password change since then (through another instance, which could not reach this
+    copy) bumped the stored epoch. A send's write asks this rule beside membership
+    (``in_session`` as SQL), so that a refused send writes nothing and a batch needs
+    no transaction to take it back (docs/performance.md, item 29).
+    """
+    return epoch_now == sender_epoch
+
+
 def in_session(user_id: ColumnElement, sender_epoch: ColumnElement) -> ColumnElement[bool]:
-    """``check_session_epoch``'s rule as SQL, inside the statement it guards: a batch of
-    sends on PostgreSQL writes nothing for a sender whose session ended, so that the
-    statement needs no transaction to take a refused send back (docs/performance.md,
-    item 29)."""
+    """``in_current_session`` as SQL, inside the statement it guards."""
     return exists().where(User.id == user_id, User.session_epoch == sender_epoch)
 
 
 def send_refusal(connection: Connection, user_id: uuid.UUID, sender_epoch: int) -> ServiceError:
-    """Why a send was not written: its sender's session ended, or else they are not a
-    member of the room (or it is gone; the same 404 either way). Asked only after a
-    refusal: the write itself asks membership (and, on PostgreSQL, the session)."""
+    """Why a send was not written: its sender's session ended (401), or else they are
+    not a member of the room (or it is gone; the same 404 either way). Asked only after
+    a refusal: the write itself asks both rules."""
     epoch_now = connection.execute(_SESSION_EPOCH, {"user_id": user_id}).scalar()
-    try:
-        check_session_epoch(sender_epoch, epoch_now)
-    except Unauthorized as error:
-        return error
+    if not in_current_session(sender_epoch, epoch_now):
+        return Unauthorized("Your session has ended; log in again.")
     return NotFound(ROOM_NOT_FOUND)
 
 
-_SESSION_EPOCH = select(User.session_epoch).where(User.id == bindparam("user_id"))
-
-
-def check_session_epoch(sender_epoch: int, epoch_now: int | None) -> None:
-    """Refuse a send by a user whose session ended since their copy was loaded.
-
-    ``sender_epoch`` may come from a socket's copy of its user, loaded at connect: a
-    password change since then (through another instance, which could not reach this
-    copy) is seen here, against the epoch the send's write read (``sender_version``;
-    on PostgreSQL the write asks ``in_session`` itself).
-    """
-    if epoch_now != sender_epoch:
-        raise Unauthorized("Your session has ended; log in again.")
+_SESSION_EPOCH = select(session_epoch(bindparam("user_id")))
 
 
 def current_sender(sender: User, profile_updated_at: datetime | None) -> User:

@@ -163,7 +163,7 @@ def push_user_updated(user: Any, room_ids: list[uuid.UUID]) -> None:
     socketio.emit("user_updated", {"user": _user_schema.dump(user)}, to=channels)
     # The user's sockets here keep a copy of the user (chat/socket_sessions.py): drop
     # it, they load it again. On other instances a send notices the change itself
-    # (permissions.check_session_epoch, permissions.current_sender).
+    # (permissions.in_current_session, permissions.current_sender).
     for sid in _user_sids(user.id):
         environ = socketio.server.get_environ(sid, namespace=NAMESPACE)
         if environ is not None:

@@ -55,11 +55,10 @@ _messages = Message.__table__
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """What the batch wrote for one send, and the sender's versions read beside it."""
+    """What the batch wrote for one send, and the sender's profile version read beside it."""
 
     seq: int
     change: int
-    epoch: int
     profile_updated_at: datetime | None
     message_id: int
 
@@ -80,10 +79,9 @@ def message_row(params: dict[str, Any], seq: int, change: int) -> dict[str, Any]
 def write_batch(connection: Connection, sends: list[dict[str, Any]]) -> dict[int, Written]:
     """Write the sends (``room_id``, ``user_id``, ``body``, ``client_id``, ``now``,
     ``epoch``: the sender's session epoch when they sent) whose sender is a member of
-    their room; returns what was written, by index in ``sends``. An index that is
-    missing is a refused send (``permissions.send_refusal`` tells why): nothing was
-    written for it. On PostgreSQL a sender whose session ended is refused too; on
-    SQLite the caller checks the epoch returned (``Written.epoch``)."""
+    their room and still in that session; returns what was written, by index in
+    ``sends``. An index that is missing is a refused send (``permissions.send_refusal``
+    tells why): nothing was written for it."""
     if in_one_statement(connection.dialect.name):
         return _write_in_one_statement(connection, sends)
     if len(sends) == 1:
@@ -121,9 +119,6 @@ _incoming = (
     .render_derived()
 )
 # The members' sends, each with its place among its room's sends in the batch (1, 2, ...).
-# A sender whose session ended since the send was made writes nothing either: the
-# statement is then all a batch writes, atomic by itself, and needs no transaction that
-# could take a refused send back (``messages._store_batch``).
 _allowed = (
     select(
         _incoming,
@@ -197,7 +192,7 @@ _WRITE_BATCH = select(
     _allowed.c.arrival,
     _inserted.c.seq,
     _inserted.c.change_seq,
-    *permissions.sender_version(_allowed.c.user_id),
+    permissions.profile_version(_allowed.c.user_id),
     _inserted.c.id,
 ).select_from(
     _allowed.join(_numbers, _numbers.c.id == _allowed.c.room_id).join(
@@ -238,8 +233,9 @@ _TAKE_NUMBERS = (
     .returning(_rooms.c.last_seq, _rooms.c.last_change)
 )
 _INSERT_MESSAGES = insert(_messages).returning(_messages.c.id, _messages.c.room_id, _messages.c.seq)
-# A lone send's numbers, taken only if its sender is a member, with the sender's versions
-# beside them: the batch's SELECT of memberships and its UPDATE in one statement.
+# A lone send's numbers, taken only if its sender is a member still in the send's session,
+# with the sender's profile version beside them: the batch's SELECT of memberships and
+# its UPDATE in one statement.
 # (Parameters named like none of rooms' columns: an UPDATE would also SET such a column.
 # SQLAlchemy writes the RETURNING subqueries' columns without their table's name, which
 # SQLite resolves in the subquery's own table first: a subquery there that named a
@@ -249,6 +245,7 @@ _TAKE_ONE_NUMBER_AS_MEMBER = (
     .where(
         _rooms.c.id == bindparam("room_id"),
         permissions.membership(_rooms.c.id, bindparam("user_id")),
+        permissions.in_session(bindparam("user_id"), bindparam("sender_epoch")),
     )
     .values(
         last_seq=_rooms.c.last_seq + 1,
@@ -258,7 +255,7 @@ _TAKE_ONE_NUMBER_AS_MEMBER = (
     .returning(
         _rooms.c.last_seq,
         _rooms.c.last_change,
-        *permissions.sender_version(bindparam("user_id")),
+        permissions.profile_version(bindparam("user_id")),
     )
 )
 
@@ -271,7 +268,8 @@ def _write_in_three_steps(
     )
     by_room: dict[uuid.UUID, list[int]] = defaultdict(list)
     for index, send in enumerate(sends):
-        if (send["room_id"], send["user_id"]) in versions:
+        version = versions.get((send["room_id"], send["user_id"]))
+        if version is not None and permissions.in_current_session(send["epoch"], version[0]):
             by_room[send["room_id"]].append(index)
     numbers: dict[int, tuple[int, int]] = {}
     for room_id, indexes in by_room.items():
@@ -302,8 +300,8 @@ def _write_in_three_steps(
     written = {}
     for index, (seq, change) in numbers.items():
         send = sends[index]
-        epoch, profile_updated_at = versions[send["room_id"], send["user_id"]]
-        written[index] = Written(seq, change, epoch, profile_updated_at, ids[send["room_id"], seq])
+        _epoch, profile_updated_at = versions[send["room_id"], send["user_id"]]
+        written[index] = Written(seq, change, profile_updated_at, ids[send["room_id"], seq])
     return written
 
 
@@ -311,10 +309,15 @@ def _write_one(connection: Connection, send: dict[str, Any]) -> dict[int, Writte
     """A batch of one send in two statements: numbers (if a member), then the row."""
     taken = connection.execute(
         _TAKE_ONE_NUMBER_AS_MEMBER,
-        {"room_id": send["room_id"], "user_id": send["user_id"], "latest": send["now"]},
+        {
+            "room_id": send["room_id"],
+            "user_id": send["user_id"],
+            "sender_epoch": send["epoch"],
+            "latest": send["now"],
+        },
     ).first()
     if taken is None:
-        return {}  # not a member, or the room is gone: nothing written
-    seq, change, epoch, profile_updated_at = taken
+        return {}  # not a member, the session ended, or the room is gone: nothing written
+    seq, change, profile_updated_at = taken
     message_id = connection.execute(_INSERT_MESSAGES, message_row(send, seq, change)).scalar_one()
-    return {0: Written(seq, change, epoch, profile_updated_at, message_id)}
+    return {0: Written(seq, change, profile_updated_at, message_id)}
